@@ -1,0 +1,88 @@
+"""Configuration of a regularization path: one frozen dataclass that validates itself."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import asdict, dataclass, fields
+
+from .datafits import FAMILIES
+from .saga import STOPPING_RULES
+
+METHODS = ("fista", "saga")
+
+
+@dataclass(frozen=True)
+class PathConfig:
+    """Every knob of :func:`studykit.solver.fit_path`; see its docstring for their meaning."""
+
+    family: str = "multinomial"
+    l1_ratio: float = 0.99
+    n_alphas: int = 100
+    eps: float = 1e-3
+    alphas: tuple[float, ...] | None = None
+    method: str = "fista"
+    stopping: str = "auto"
+    tol: float | None = None
+    lookbehind: int = 5
+    max_epochs: int = 2000
+    batch_size: int = 512
+    lr: float | None = None
+    standardize: bool = True
+    seed: int = 0
+    dtype: str | None = None
+
+    def __post_init__(self):
+        _check(self.family in FAMILIES, "family", self.family, f"one of {sorted(FAMILIES)}")
+        _check(self.method in METHODS, "method", self.method, f"one of {list(METHODS)}")
+        _check(_finite(self.l1_ratio) and 0.0 <= self.l1_ratio <= 1.0, "l1_ratio", self.l1_ratio, "in [0, 1]")
+        _check(isinstance(self.n_alphas, int) and self.n_alphas >= 1, "n_alphas", self.n_alphas, "an integer >= 1")
+        _check(_finite(self.eps) and 0.0 < self.eps < 1.0, "eps", self.eps, "in (0, 1)")
+        if self.alphas is not None:
+            ok = len(self.alphas) >= 1 and all(_finite(a) and a >= 0 for a in self.alphas)
+            _check(ok and list(self.alphas) == sorted(self.alphas, reverse=True), "alphas", self.alphas,
+                   "a non-empty decreasing sequence of finite values >= 0")
+        rules = ("auto", "kkt") if self.method == "fista" else ("auto",) + STOPPING_RULES
+        _check(self.stopping in rules, "stopping", self.stopping, f"one of {list(rules)} for method={self.method!r}")
+        _check(self.tol is None or (_finite(self.tol) and self.tol > 0), "tol", self.tol, "> 0")
+        _check(isinstance(self.lookbehind, int) and self.lookbehind >= 1, "lookbehind", self.lookbehind, ">= 1")
+        _check(isinstance(self.max_epochs, int) and self.max_epochs >= 1, "max_epochs", self.max_epochs, ">= 1")
+        _check(isinstance(self.batch_size, int) and self.batch_size >= 1, "batch_size", self.batch_size, ">= 1")
+        _check(self.lr is None or (_finite(self.lr) and self.lr > 0), "lr", self.lr, "> 0")
+        _check(self.dtype in (None, "float32", "float64"), "dtype", self.dtype, "'float32', 'float64' or None")
+
+    @property
+    def stopping_rule(self) -> str:
+        """The rule in force: ``kkt`` for FISTA, the appendix's ``gradient`` rule for SAGA."""
+        if self.stopping != "auto":
+            return self.stopping
+        return "kkt" if self.method == "fista" else "gradient"
+
+    @property
+    def tolerance(self) -> float:
+        """``tol`` or its default: 1e-4 (relative KKT for ``kkt``, absolute for the paper's rules)."""
+        return 1e-4 if self.tol is None else self.tol
+
+    def to_dict(self) -> dict:
+        d = asdict(self)
+        d["alphas"] = list(self.alphas) if self.alphas is not None else None
+        return d
+
+    @classmethod
+    def from_dict(cls, d: dict) -> "PathConfig":
+        names = {f.name for f in fields(cls)}
+        unknown = sorted(set(d) - names)
+        if unknown:
+            raise ValueError(f"unknown path configuration fields: {unknown}")
+        d = dict(d)
+        if d.get("alphas") is not None:
+            d["alphas"] = tuple(d["alphas"])
+        return cls(**d)
+
+
+def _finite(x) -> bool:
+    return isinstance(x, (int, float)) and not isinstance(x, bool) and math.isfinite(x)
+
+
+def _check(ok: bool, name: str, value, expected: str) -> None:
+    if not ok:
+        raise ValueError(f"{name}={value!r} is invalid: expected {expected}")

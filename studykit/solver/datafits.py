@@ -1,0 +1,108 @@
+"""Datafits: the smooth, per-sample part of the objective.
+
+Each datafit maps the linear predictions ``Z = X W^T + b`` (shape ``(n_samples, n_classes)``) and
+the encoded targets to a loss and to the *residual* ``U = dloss/dZ`` (same shape as ``Z``). For
+a linear model the gradient of the mean loss is then ``U^T X / n_samples`` with respect to ``W``
+and ``U.sum(0) / n_samples`` with respect to ``b``; the SAGA table of Algorithm 1 stores exactly
+one row of ``U`` per example (k scalars).
+
+Families
+--------
+gaussian
+    Multi-output least squares, ``loss_i = 1/2 ||z_i - y_i||^2`` (summed over outputs, as
+    scikit-learn's ``ElasticNet`` does for a 2-D ``y``). Targets: float array ``(n_samples,)`` or
+    ``(n_samples, n_outputs)``.
+multinomial
+    Softmax cross-entropy over all k classes (symmetric parametrization, no reference class),
+    ``loss_i = logsumexp(z_i) - z_{i, y_i}``. Targets: integer labels in ``[0, n_classes)``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+
+
+@dataclass(frozen=True)
+class Gaussian:
+    """Multi-output least squares; see the module docstring."""
+
+    name: str = "gaussian"
+    #: Upper bound on the curvature of ``loss_i`` in ``z_i`` (Hessian = identity).
+    curvature: float = 1.0
+
+    def encode(self, y: torch.Tensor, n_outputs: int) -> torch.Tensor:
+        """Targets as a float matrix ``(n, n_outputs)``."""
+        return y.reshape(len(y), n_outputs)
+
+    def loss_sum(self, Z: torch.Tensor, Y: torch.Tensor) -> torch.Tensor:
+        """Sum over samples of ``loss_i``, accumulated in float64."""
+        return 0.5 * (Z - Y).pow(2).sum(dtype=torch.float64)
+
+    def residual(self, Z: torch.Tensor, Y: torch.Tensor) -> torch.Tensor:
+        """``dloss_i/dz_i = z_i - y_i``."""
+        return Z - Y
+
+    def residual_and_loss(self, Z, Y):
+        R = Z - Y
+        return R, 0.5 * R.pow(2).sum(dtype=torch.float64)
+
+    def null_residual(self, Y: torch.Tensor) -> torch.Tensor:
+        """Residual of the intercept-only optimum: ``mean(Y) - Y``."""
+        return Y.mean(0, keepdim=True) - Y
+
+    def correct(self, Z: torch.Tensor, Y: torch.Tensor) -> torch.Tensor | None:
+        """No accuracy for regression."""
+        return None
+
+
+@dataclass(frozen=True)
+class Multinomial:
+    """Softmax cross-entropy; see the module docstring."""
+
+    name: str = "multinomial"
+    #: The Hessian of logsumexp, ``diag(p) - p p^T``, has spectral norm at most 1/2.
+    curvature: float = 0.5
+
+    def encode(self, y: torch.Tensor, n_classes: int) -> torch.Tensor:
+        """Labels stay integer; one-hot rows are built per chunk where needed."""
+        return y.long()
+
+    def loss_sum(self, Z: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+        lse = torch.logsumexp(Z, dim=1)
+        return (lse - Z.gather(1, y[:, None])[:, 0]).sum(dtype=torch.float64)
+
+    def residual(self, Z: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+        """``softmax(z_i) - onehot(y_i)``."""
+        P = torch.softmax(Z, dim=1)
+        P[torch.arange(len(y), device=Z.device), y] -= 1.0
+        return P
+
+    def residual_and_loss(self, Z, y):
+        logp = torch.log_softmax(Z, dim=1)
+        rows = torch.arange(len(y), device=Z.device)
+        loss = -logp[rows, y].sum(dtype=torch.float64)
+        P = logp.exp_()
+        P[rows, y] -= 1.0
+        return P, loss
+
+    def null_residual(self, y: torch.Tensor, n_classes: int) -> torch.Tensor:
+        """Residual of the intercept-only optimum: class frequencies minus one-hot labels."""
+        onehot = torch.nn.functional.one_hot(y, n_classes).to(torch.float64)
+        return onehot.mean(0, keepdim=True) - onehot
+
+    def correct(self, Z: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+        """Number of correctly classified rows (a 0-dim tensor)."""
+        return (Z.argmax(1) == y).sum()
+
+
+FAMILIES = {"gaussian": Gaussian(), "multinomial": Multinomial()}
+
+
+def get_datafit(family: str) -> Gaussian | Multinomial:
+    """The datafit named ``family``; raises ``ValueError`` naming the valid choices."""
+    try:
+        return FAMILIES[family]
+    except KeyError:
+        raise ValueError(f"family={family!r} is not one of {sorted(FAMILIES)}") from None

@@ -1,0 +1,215 @@
+"""The design matrix as the solver sees it: the training rows, standardized on the fly.
+
+The solver never copies or modifies the caller's features. Standardization ``(x - mean) / scale``
+is folded into every product instead of being applied to ``X``::
+
+    Xs @ W.T      = X @ (W / scale).T - (W / scale) @ mean
+    Xs.T @ U      = (X.T @ U - mean[:, None] * U.sum(0)) / scale[:, None]
+
+so an in-memory tensor is used as it is, and a memory-mapped ``.npy`` that does not fit on the
+device is streamed in row chunks (``Design.chunks``), each moved to the device once per pass.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+
+log = logging.getLogger(__name__)
+
+#: Feature scales below this are treated as constant features (scale set to 1, column is all zero
+#: after centering, so its coefficient stays exactly zero).
+CONSTANT_SCALE = 1e-12
+
+
+def as_index(rows) -> np.ndarray | None:
+    if rows is None:
+        return None
+    rows = np.asarray(rows)
+    if rows.dtype == bool:
+        rows = np.flatnonzero(rows)
+    return np.sort(rows.astype(np.int64))
+
+
+def resolve_dtype(X, dtype: torch.dtype | None) -> torch.dtype:
+    if dtype is not None:
+        return dtype
+    src = X.dtype if isinstance(X, torch.Tensor) else torch.from_numpy(np.empty(0, X.dtype)).dtype
+    return src if src in (torch.float32, torch.float64) else torch.float32
+
+
+def resolve_device(X, device) -> torch.device:
+    if device is not None:
+        return torch.device(device)
+    return X.device if isinstance(X, torch.Tensor) else torch.device("cpu")
+
+
+def _fits_on_device(nbytes: int, device: torch.device, is_memmap: bool) -> bool:
+    if device.type == "cuda":
+        free, _ = torch.cuda.mem_get_info(device)
+        return nbytes < 0.5 * free
+    # On the CPU an in-RAM array is used without a copy; a memmap is read chunk by chunk unless small.
+    return not is_memmap or nbytes < 2 * 1024**3
+
+
+@dataclass
+class Design:
+    """Standardized training rows. ``mean``/``scale`` are ``(n_features,)`` tensors on ``device``.
+
+    Parameters
+    ----------
+    data : tensor on ``device`` holding all rows (preloaded), or ``None`` when streaming.
+    source : the caller's array (tensor, ndarray or memmap), shape ``(n_total, n_features)``.
+    rows : sorted row indices of ``source`` that form this design, or ``None`` for all rows.
+    """
+
+    source: object
+    rows: np.ndarray | None
+    device: torch.device
+    dtype: torch.dtype
+    data: torch.Tensor | None
+    mean: torch.Tensor
+    scale: torch.Tensor
+    chunk_rows: int = 65536
+    cols: torch.Tensor | None = None
+
+    # ------------------------------------------------------------------ construction
+    @classmethod
+    def build(cls, X, rows=None, *, device=None, dtype=None, standardize=True, preload="auto",
+              chunk_rows=65536, stats=None) -> "Design":
+        device = resolve_device(X, device)
+        dtype = resolve_dtype(X, dtype)
+        rows = as_index(rows)
+        n = len(rows) if rows is not None else X.shape[0]
+        nbytes = n * X.shape[1] * torch.empty(0, dtype=dtype).element_size()
+        is_memmap = isinstance(X, np.memmap)
+        load = preload == "always" or (preload == "auto" and _fits_on_device(nbytes, device, is_memmap))
+        data = _load_rows(X, rows, device, dtype) if load else None
+        d = X.shape[1]
+        zeros = torch.zeros(d, device=device, dtype=dtype)
+        design = cls(X, rows, device, dtype, data, zeros, torch.ones_like(zeros), chunk_rows)
+        if stats is not None:
+            design.mean, design.scale = (torch.as_tensor(s, device=device, dtype=dtype) for s in stats)
+        elif standardize:
+            design.mean, design.scale = design._moments()
+        return design
+
+    def _moments(self) -> tuple[torch.Tensor, torch.Tensor]:
+        """Column mean and population standard deviation, accumulated in float64."""
+        s1 = torch.zeros(self.n_features, dtype=torch.float64, device=self.device)
+        s2 = torch.zeros_like(s1)
+        for _, _, Xc in self.chunks():
+            Xc = Xc.double()
+            s1 += Xc.sum(0)
+        mean = s1 / self.n_samples
+        for _, _, Xc in self.chunks():
+            s2 += (Xc.double() - mean).pow(2).sum(0)
+        std = (s2 / self.n_samples).sqrt()
+        std = torch.where(std > CONSTANT_SCALE * (1 + mean.abs()), std, torch.ones_like(std))
+        return mean.to(self.dtype), std.to(self.dtype)
+
+    # ------------------------------------------------------------------ shape
+    @property
+    def n_samples(self) -> int:
+        return len(self.rows) if self.rows is not None else self.source.shape[0]
+
+    @property
+    def n_features(self) -> int:
+        if self.data is not None:
+            return self.data.shape[1]
+        return len(self.cols) if self.cols is not None else self.source.shape[1]
+
+    # ------------------------------------------------------------------ access
+    def chunks(self):
+        """Yield ``(start, stop, X_chunk)`` of raw (unstandardized) rows on the device."""
+        if self.data is not None:
+            yield 0, self.n_samples, self.data
+            return
+        for start in range(0, self.n_samples, self.chunk_rows):
+            stop = min(start + self.chunk_rows, self.n_samples)
+            idx = self.rows[start:stop] if self.rows is not None else slice(start, stop)
+            Xc = _load_rows(self.source, idx, self.device, self.dtype)
+            if self.cols is not None:
+                Xc = Xc.index_select(1, self.cols)
+            yield start, stop, Xc
+
+    def take(self, idx: torch.Tensor) -> torch.Tensor:
+        """Standardized rows ``idx`` (positions within this design), for minibatches."""
+        if self.data is not None:
+            Xb = self.data.index_select(0, idx)
+        else:
+            pos = idx.cpu().numpy()
+            src = self.rows[pos] if self.rows is not None else pos
+            order = np.argsort(src)
+            Xb = torch.empty(len(src), self.n_features, dtype=self.dtype, device=self.device)
+            Xb[torch.from_numpy(order).to(self.device)] = _load_rows(self.source, src[order], self.device,
+                                                                     self.dtype, self.cols)
+        return (Xb - self.mean) / self.scale
+
+    def restrict(self, cols: torch.Tensor) -> "Design":
+        """The same rows on a subset of columns (a working set); materialized when preloaded."""
+        cols = cols.to(self.device)
+        base = self.cols[cols] if self.cols is not None else cols
+        data = self.data.index_select(1, cols) if self.data is not None else None
+        return Design(self.source, self.rows, self.device, self.dtype, data,
+                      self.mean[cols], self.scale[cols], self.chunk_rows, None if data is not None else base)
+
+    # ------------------------------------------------------------------ products
+    def forward(self, W: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
+        """``Xs @ W.T + b``, shape ``(n_samples, n_outputs)``."""
+        Wr = W / self.scale
+        offset = b - Wr @ self.mean
+        if self.data is not None:
+            return torch.addmm(offset, self.data, Wr.T)
+        out = torch.empty(self.n_samples, W.shape[0], dtype=self.dtype, device=self.device)
+        for start, stop, Xc in self.chunks():
+            torch.addmm(offset, Xc, Wr.T, out=out[start:stop])
+        return out
+
+    def backward(self, U: torch.Tensor) -> torch.Tensor:
+        """``Xs.T @ U`` as ``(n_outputs, n_features)`` (i.e. ``U.T @ Xs``)."""
+        if self.data is not None:
+            G = U.T @ self.data
+        else:
+            G = torch.zeros(U.shape[1], self.n_features, dtype=self.dtype, device=self.device)
+            for start, stop, Xc in self.chunks():
+                G.addmm_(U[start:stop].T, Xc)
+        G -= U.sum(0)[:, None] * self.mean
+        return G / self.scale
+
+    def operator_norm_sq(self, n_iter: int = 30, seed: int = 0) -> float:
+        """Largest eigenvalue of ``[Xs, 1]^T [Xs, 1] / n`` by power iteration (a lower estimate;
+        callers keep a backtracking safeguard)."""
+        gen = torch.Generator(device="cpu").manual_seed(seed)
+        v = torch.randn(1, self.n_features, generator=gen, dtype=torch.float64).to(self.device, self.dtype)
+        v0 = torch.ones(1, dtype=self.dtype, device=self.device)
+        est = 0.0
+        for _ in range(n_iter):
+            norm = torch.sqrt(v.pow(2).sum() + v0.pow(2).sum())
+            v, v0 = v / norm, v0 / norm
+            z = self.forward(v, v0)
+            v, v0 = self.backward(z) / self.n_samples, z.sum(0) / self.n_samples
+            new = float(torch.sqrt(v.pow(2).sum() + v0.pow(2).sum()))
+            if abs(new - est) <= 1e-4 * new:
+                est = new
+                break
+            est = new
+        return est
+
+
+def _load_rows(source, idx, device, dtype, cols=None) -> torch.Tensor:
+    """Rows ``idx`` (slice, index array or None) of ``source`` as a tensor on ``device``."""
+    if isinstance(source, torch.Tensor):
+        t = source if idx is None else source[torch.as_tensor(idx) if not isinstance(idx, slice) else idx]
+    else:
+        arr = np.ascontiguousarray(source if idx is None else source[idx])
+        if not arr.flags.writeable:  # read-only memmap: torch needs a writable buffer
+            arr = np.array(arr)
+        t = torch.from_numpy(arr)
+    t = t.to(device=device, dtype=dtype, non_blocking=True)
+    if cols is not None:
+        t = t.index_select(1, cols)
+    return t

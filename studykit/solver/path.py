@@ -1,0 +1,374 @@
+r"""Elastic-net regularization paths for dense and sparse decision layers (appendix A).
+
+The objective, for ``W`` of shape ``(n_classes, n_features)`` and an unpenalized intercept ``b``:
+
+.. math::
+
+    F(W, b) = \frac{1}{n} \sum_{i=1}^{n} \ell(W x_i + b, y_i)
+              + \alpha \Big( \rho \lVert W \rVert_1 + \frac{1 - \rho}{2} \lVert W \rVert_F^2 \Big)
+
+with ``alpha`` the regularization strength and ``rho = l1_ratio`` (scikit-learn's names; glm-saga
+calls them ``lam`` and ``alpha``), ``x_i`` the training features standardized with the training
+split's mean and population standard deviation, and ``l`` the datafit: ``1/2 ||z - y||^2`` for
+``family="gaussian"``, softmax cross-entropy for ``family="multinomial"``.
+
+The path starts at ``alpha_max`` (eq. 5), the smallest ``alpha`` whose solution is ``W = 0``,
+computed on exactly the rows and the standardization the solver uses,
+``alpha_max = max_{j,c} |sum_i x_ij (y_ic - mean_c(y))| / (n * max(l1_ratio, 1e-3))``,
+and descends on a log grid to ``eps * alpha_max``; each solution warm-starts the next (and, for
+SAGA, so does the gradient table).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import math
+import os
+import time
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import scipy.sparse as sp
+import torch
+from tqdm.auto import tqdm
+
+from .config import PathConfig
+from .datafits import get_datafit
+from .design import Design, as_index
+from .fista import full_gradient, max_violation, solve_fista
+from .penalties import penalty_value
+from .results import METRIC_COLUMNS, PathResult
+from .saga import SagaState, default_step, solve_saga
+
+log = logging.getLogger(__name__)
+
+CHECKPOINT = "checkpoint.pt"
+
+
+def fit_path(X, y, *, X_val=None, y_val=None, X_test=None, y_test=None, val_fraction: float = 0.0,
+             family: str = "multinomial", l1_ratio: float = 0.99, n_alphas: int = 100, eps: float = 1e-3,
+             alphas=None, method: str = "fista", stopping: str = "auto", tol: float | None = None,
+             lookbehind: int = 5, max_epochs: int = 2000, batch_size: int = 512, lr: float | None = None,
+             standardize: bool = True, seed: int = 0, dtype: str | None = None, n_classes: int | None = None,
+             classes=None, device=None, table_device=None, preload: str = "auto",
+             checkpoint_dir=None, progress: bool = False) -> PathResult:
+    """Fit an elastic-net regularization path of linear decision layers on deep features.
+
+    Parameters
+    ----------
+    X : array, memmap or tensor, shape (n_samples, n_features)
+        Training features (raw: standardization is fitted here and folded into the layers).
+        Never modified or copied when it can be used in place.
+    y : array or tensor, shape (n_samples,) integer labels (multinomial) or (n_samples[, n_outputs])
+        float targets (gaussian).
+    X_val, y_val, X_test, y_test : optional evaluation splits (metrics only).
+    val_fraction : when ``X_val`` is None and this is > 0, hold out this fraction of ``X``'s rows
+        (seeded) as the validation split *before* anything is fitted.
+    family, l1_ratio, n_alphas, eps : the objective and the grid (see the module docstring);
+        ``alphas`` overrides the grid with an explicit decreasing sequence.
+    method : ``"fista"`` (default; full-batch accelerated proximal gradient with working sets and a
+        KKT stopping certificate) or ``"saga"`` (Algorithm 1, minibatch SAGA).
+    stopping, tol, lookbehind : stopping rule (``"kkt"``; SAGA also ``"gradient"`` and
+        ``"lookbehind"``, the appendix's two rules) and its tolerance (default 1e-4).
+    max_epochs : cap on passes over the data per alpha.
+    batch_size, lr : SAGA minibatch size and step size (default: ``1/(4 L(b))`` from the expected
+        smoothness of minibatch SAGA; the paper used 0.1 on standardized features).
+    standardize : fit the solver on standardized features (glmnet's default). Constant features
+        get scale 1 and a zero coefficient.
+    n_classes, classes : number and names of classes (default: ``max(label) + 1``).
+    device, table_device : where the data and iterates live (default: ``X``'s device, or CPU) and
+        where the SAGA table lives (default: ``device``). Data that does not fit on the device is
+        streamed from ``X`` in row chunks.
+    checkpoint_dir : after each alpha the path so far and the solver state are saved here; a later
+        call with the same data and configuration resumes where it stopped.
+
+    Returns
+    -------
+    PathResult
+    """
+    config = PathConfig(family, l1_ratio, n_alphas, eps, tuple(float(a) for a in alphas) if alphas is not None
+                        else None, method, stopping, tol, lookbehind, max_epochs, batch_size, lr, standardize,
+                        seed, dtype)
+    train_rows = val_rows = None
+    if X_val is None and val_fraction:
+        train_rows, val_rows = split_rows(_n_rows(X, "X"), val_fraction, seed)
+        X_val, y_val = X, y
+    problem = _Problem.build(config, X, y, train_rows, X_val, y_val, val_rows, X_test, y_test,
+                             n_classes, device, table_device, preload)
+    return _run(problem, config, classes, Path(checkpoint_dir) if checkpoint_dir else None, progress)
+
+
+def split_rows(n: int, fraction: float, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """Seeded split of ``range(n)`` into sorted (train, validation) row indices."""
+    if not 0.0 < fraction < 1.0:
+        raise ValueError(f"val_fraction={fraction!r} is invalid: expected a number in (0, 1)")
+    n_val = int(round(n * fraction))
+    if not 0 < n_val < n:
+        raise ValueError(f"val_fraction={fraction} of {n} rows leaves an empty split")
+    perm = np.random.default_rng(seed).permutation(n)
+    return np.sort(perm[n_val:]), np.sort(perm[:n_val])
+
+
+def alpha_grid(alpha_max: float, n_alphas: int, eps: float) -> np.ndarray:
+    """``n_alphas`` values from ``alpha_max`` down to ``eps * alpha_max``, evenly spaced in log."""
+    if alpha_max <= 0:
+        return np.zeros(n_alphas)
+    return np.logspace(math.log10(alpha_max), math.log10(eps * alpha_max), n_alphas)
+
+
+# ---------------------------------------------------------------------------------------------
+class _Problem:
+    """Validated tensors and designs for the train/val/test splits."""
+
+    @classmethod
+    def build(cls, config, X, y, train_rows, X_val, y_val, val_rows, X_test, y_test, n_classes, device,
+              table_device, preload):
+        self = cls()
+        self.datafit = get_datafit(config.family)
+        torch_dtype = {None: None, "float32": torch.float32, "float64": torch.float64}[config.dtype]
+        ys = {"train": _labels(y, "y", train_rows), "val": _labels(y_val, "y_val", val_rows),
+              "test": _labels(y_test, "y_test", None)}
+        _check_lengths(X, y, "X", "y")
+        for Xs, ys_, nx, ny in ((X_val, y_val, "X_val", "y_val"), (X_test, y_test, "X_test", "y_test")):
+            if (Xs is None) != (ys_ is None):
+                raise ValueError(f"{nx} and {ny} must be given together")
+            if Xs is not None:
+                _check_lengths(Xs, ys_, nx, ny)
+                if Xs.shape[1] != X.shape[1]:
+                    raise ValueError(f"{nx} has {Xs.shape[1]} features; X has {X.shape[1]}")
+        self.k = _n_outputs(config.family, ys, n_classes)
+        self.train = Design.build(X, train_rows, device=device, dtype=torch_dtype,
+                                  standardize=config.standardize, preload=preload)
+        _check_finite(self.train, "X")
+        if self.train.n_samples < 2:
+            raise ValueError("X needs at least 2 training rows")
+        stats = (self.train.mean, self.train.scale)
+        self.device, self.dtype = self.train.device, self.train.dtype
+        self.table_device = torch.device(table_device) if table_device else self.device
+        self.Y = self._targets(ys["train"], "y")
+        self.splits = {}
+        for name, Xs, rows in (("val", X_val, val_rows), ("test", X_test, None)):
+            if Xs is not None:
+                design = Design.build(Xs, rows, device=self.device, dtype=self.dtype, stats=stats, preload=preload)
+                self.splits[name] = (design, self._targets(ys[name], "y_" + name))
+        self.fingerprint = _fingerprint(X, ys["train"], train_rows, self.k)
+        return self
+
+    def _targets(self, y: np.ndarray, name: str) -> torch.Tensor:
+        if self.datafit.name == "multinomial":
+            if not np.issubdtype(y.dtype, np.integer):
+                if not np.all(np.isfinite(y)) or not np.all(y == np.round(y)):
+                    raise ValueError(f"{name}: multinomial labels must be integers")
+            bad = np.flatnonzero((y < 0) | (y >= self.k))
+            if len(bad):
+                raise ValueError(f"{name}: label {y[bad[0]]!r} at row {bad[0]} is outside [0, {self.k})")
+            return torch.as_tensor(y.astype(np.int64), device=self.device)
+        if not np.all(np.isfinite(y)):
+            row = int(np.flatnonzero(~np.isfinite(y).reshape(len(y), -1).all(1))[0])
+            raise ValueError(f"{name}: target at row {row} is NaN or Inf")
+        return torch.as_tensor(y.reshape(len(y), self.k), dtype=self.dtype, device=self.device)
+
+
+def _labels(y, name, rows):
+    if y is None:
+        return None
+    arr = y.detach().cpu().numpy() if isinstance(y, torch.Tensor) else np.asarray(y)
+    if arr.ndim == 0 or arr.ndim > 2:
+        raise ValueError(f"{name} must be 1-D labels or a 2-D target matrix, got shape {arr.shape}")
+    rows = as_index(rows)
+    return arr[rows] if rows is not None else arr
+
+
+def _n_rows(X, name):
+    if not hasattr(X, "shape") or len(X.shape) != 2:
+        raise ValueError(f"{name} must be a 2-D array (n_samples, n_features)")
+    return X.shape[0]
+
+
+def _check_lengths(X, y, nx, ny):
+    if _n_rows(X, nx) != len(y):
+        raise ValueError(f"{nx} has {X.shape[0]} rows but {ny} has {len(y)}")
+
+
+def _n_outputs(family, ys, n_classes) -> int:
+    if family == "gaussian":
+        y = ys["train"]
+        return 1 if y.ndim == 1 else y.shape[1]
+    labels = [v for v in ys.values() if v is not None]
+    k = n_classes if n_classes is not None else int(max(np.max(v) for v in labels if len(v))) + 1
+    counts = np.bincount(ys["train"][(ys["train"] >= 0) & (ys["train"] < k)].astype(np.int64), minlength=k)
+    absent = np.flatnonzero(counts == 0)
+    if len(absent):
+        raise ValueError(f"y: class {int(absent[0])} has no training rows (classes 0..{k - 1} must all appear)")
+    return k
+
+
+def _check_finite(design: Design, name: str) -> None:
+    for start, _, Xc in design.chunks():
+        bad = ~torch.isfinite(Xc)
+        if bool(bad.any()):
+            r, c = (int(v) for v in torch.nonzero(bad)[0])
+            row = design.rows[start + r] if design.rows is not None else start + r
+            raise ValueError(f"{name}: row {row}, feature {c} is NaN or Inf")
+
+
+def _fingerprint(X, y, rows, k) -> str:
+    """A cheap identity of the training data: shape, labels and a few rows."""
+    h = hashlib.sha256()
+    h.update(repr((tuple(X.shape), k, None if rows is None else len(rows))).encode())
+    h.update(np.ascontiguousarray(y).tobytes())
+    n = X.shape[0]
+    for i in sorted({0, n // 2, n - 1}):
+        row = X[i].detach().cpu().numpy() if isinstance(X, torch.Tensor) else np.asarray(X[i])
+        h.update(np.ascontiguousarray(row).tobytes())
+    if rows is not None:
+        h.update(np.ascontiguousarray(rows).tobytes())
+    return h.hexdigest()
+
+
+# ---------------------------------------------------------------------------------------------
+def null_model(problem) -> tuple[torch.Tensor, torch.Tensor]:
+    """Intercept of the ``W = 0`` optimum and the gradient of the mean loss there ``(k, d)``."""
+    design, Y, datafit = problem.train, problem.Y, problem.datafit
+    if datafit.name == "multinomial":
+        freq = torch.bincount(Y, minlength=problem.k).to(torch.float64) / design.n_samples
+        b0 = freq.log() - freq.log().mean()
+    else:
+        b0 = Y.double().mean(0)
+    b0 = b0.to(problem.dtype)
+    W0 = torch.zeros(problem.k, design.n_features, dtype=problem.dtype, device=problem.device)
+    _, G0, _ = full_gradient(design, Y, datafit, design.forward(W0, b0))
+    return b0, G0
+
+
+def _run(problem, config: PathConfig, classes, checkpoint_dir, progress) -> PathResult:
+    b0, G0 = null_model(problem)
+    grad_scale = float(G0.abs().max())
+    l1_eff = max(config.l1_ratio, 1e-3)
+    alpha_max = grad_scale / l1_eff
+    grid = np.asarray(config.alphas) if config.alphas is not None else alpha_grid(alpha_max, config.n_alphas, config.eps)
+    if grad_scale == 0:
+        grad_scale = 1.0  # y is constant: every coefficient is zero at every alpha
+    state = _State.start(problem, config, b0, grid)
+    if checkpoint_dir is not None:
+        state.resume(checkpoint_dir, config, problem.fingerprint)
+    lipschitz = problem.train.operator_norm_sq() if config.method == "fista" else math.nan
+    lr = config.lr
+    if config.method == "saga" and lr is None:
+        lr = default_step(problem.train, problem.datafit, config.batch_size)
+        log.info("SAGA step size 1/(4 L(b)) = %.3g", lr)
+    bar = tqdm(total=len(grid), initial=state.done, desc="alphas", unit="alpha", disable=not progress)
+    for i in range(state.done, len(grid)):
+        t0 = time.perf_counter()
+        alpha = float(grid[i])
+        prev = float(grid[i - 1]) if i else math.inf
+        if alpha >= alpha_max * (1 - 1e-12) and not bool((state.W != 0).any()):
+            info = None  # W = 0 is the exact solution (eq. 5): nothing to iterate
+        elif config.method == "fista":
+            state.W, state.b, _, info = solve_fista(
+                problem.train, problem.Y, problem.datafit, state.W, state.b, alpha, config.l1_ratio,
+                alpha_prev=prev, grad_scale=grad_scale, tol=config.tolerance, max_epochs=config.max_epochs,
+                lipschitz_full=lipschitz)
+        else:
+            gen = torch.Generator().manual_seed(config.seed * 1_000_003 + i)
+            state.W, state.b, info = solve_saga(
+                problem.train, problem.Y, problem.datafit, state.W, state.b, alpha, config.l1_ratio, state.saga,
+                lr=lr, batch_size=config.batch_size, max_epochs=config.max_epochs, stopping=config.stopping_rule,
+                tol=config.tolerance, lookbehind=config.lookbehind, grad_scale=grad_scale, generator=gen)
+        state.record(i, alpha, _metrics(problem, state, alpha, config, info, grad_scale), time.perf_counter() - t0)
+        if checkpoint_dir is not None:
+            state.save(checkpoint_dir, config, problem.fingerprint)
+        bar.update(1)
+        bar.set_postfix(alpha=f"{alpha:.3g}", nnz=int(state.rows[-1]["nnz"]))
+    bar.close()
+    meta = {**config.to_dict(), "alpha_max": alpha_max, "n_samples": problem.train.n_samples,
+            "n_features": problem.train.n_features, "n_classes": problem.k, "device": str(problem.device),
+            "lipschitz": lipschitz, "lr": lr}
+    return PathResult(np.asarray(grid, dtype=np.float64), state.coefs, np.stack(state.intercepts),
+                      problem.train.mean.double().cpu().numpy(), problem.train.scale.double().cpu().numpy(),
+                      pd.DataFrame(state.rows, columns=list(METRIC_COLUMNS)), meta,
+                      tuple(str(c) for c in classes) if classes is not None else None)
+
+
+def _metrics(problem, state, alpha, config, info, grad_scale) -> dict:
+    design, datafit = problem.train, problem.datafit
+    W, b = state.W, state.b
+    Z = design.forward(W, b)
+    loss, G, gb = full_gradient(design, problem.Y, datafit, Z)
+    kkt = max_violation(W, G, gb, alpha, config.l1_ratio)[0] / grad_scale
+    row = {"train_loss": loss, "train_objective": loss + penalty_value(W, alpha, config.l1_ratio),
+           "train_accuracy": _accuracy(datafit, Z, problem.Y), "kkt": kkt,
+           "epochs": info.epochs if info else 0, "converged": info.converged if info else True,
+           "working_set": info.working_set if info else 0}
+    if info is not None and config.stopping_rule == "kkt":
+        row["converged"] = kkt <= config.tolerance
+    for name in ("val", "test"):
+        if name in problem.splits:
+            split, Ys = problem.splits[name]
+            Zs = split.forward(W, b)
+            row[f"{name}_loss"] = float(datafit.loss_sum(Zs, Ys)) / split.n_samples
+            row[f"{name}_accuracy"] = _accuracy(datafit, Zs, Ys)
+    nz = (W != 0)
+    row.update(nnz=int(nz.sum()), features_per_class=float(nz.sum(1).double().mean()),
+               features_used=int(nz.any(0).sum()))
+    return row
+
+
+def _accuracy(datafit, Z, Y) -> float:
+    correct = datafit.correct(Z, Y)
+    return math.nan if correct is None else float(correct) / len(Z)
+
+
+class _State:
+    """The path so far (coefficients, intercepts, metric rows) and the solver state."""
+
+    @classmethod
+    def start(cls, problem, config, b0, grid):
+        self = cls()
+        self.W = torch.zeros(problem.k, problem.train.n_features, dtype=problem.dtype, device=problem.device)
+        self.b = b0.clone()
+        self.saga = SagaState.zeros(problem.train.n_samples, problem.k, problem.train.n_features,
+                                    device=problem.device, table_device=problem.table_device, dtype=problem.dtype) \
+            if config.method == "saga" else None
+        self.coefs, self.intercepts, self.rows, self.done = [], [], [], 0
+        self.grid = np.asarray(grid, dtype=np.float64)
+        return self
+
+    def record(self, i, alpha, row, seconds):
+        self.coefs.append(sp.csr_matrix(self.W.double().cpu().numpy()))
+        self.intercepts.append(self.b.double().cpu().numpy())
+        self.rows.append({**row, "index": i, "alpha": alpha, "seconds": seconds})
+        self.done = i + 1
+
+    def _key(self, config, fingerprint):
+        return {"config": config.to_dict(), "fingerprint": fingerprint, "grid": self.grid.tolist()}
+
+    def save(self, directory: Path, config, fingerprint) -> None:
+        directory.mkdir(parents=True, exist_ok=True)
+        payload = {"key": self._key(config, fingerprint), "W": self.W.cpu(), "b": self.b.cpu(),
+                   "coefs": [(c.data, c.indices, c.indptr, c.shape) for c in self.coefs],
+                   "intercepts": self.intercepts, "rows": self.rows, "done": self.done,
+                   "saga": None if self.saga is None else {k: v.cpu() for k, v in vars(self.saga).items()}}
+        tmp = directory / (CHECKPOINT + ".tmp")
+        torch.save(payload, tmp)
+        os.replace(tmp, directory / CHECKPOINT)
+
+    def resume(self, directory: Path, config, fingerprint) -> None:
+        path = directory / CHECKPOINT
+        if not path.exists():
+            return
+        payload = torch.load(path, weights_only=False, map_location="cpu")
+        if payload["key"] != self._key(config, fingerprint):
+            raise ValueError(f"{path} was written for other data or another configuration; "
+                             "remove it or use another output folder")
+        self.W = payload["W"].to(self.W.device)
+        self.b = payload["b"].to(self.b.device)
+        self.coefs = [sp.csr_matrix((d, i, p), shape=s) for d, i, p, s in payload["coefs"]]
+        self.intercepts, self.rows, self.done = payload["intercepts"], payload["rows"], payload["done"]
+        if self.saga is not None:
+            for name, value in payload["saga"].items():
+                target = getattr(self.saga, name)
+                setattr(self.saga, name, value.to(target.device))
+        log.info("resuming the path from %s at alpha %d of %d", path, self.done + 1, len(self.grid))
