@@ -8,7 +8,7 @@ from dataclasses import asdict, dataclass, fields
 from .datafits import FAMILIES
 from .saga import STOPPING_RULES
 
-METHODS = ("fista", "saga")
+METHODS = ("owlqn", "fista", "saga")
 
 
 @dataclass(frozen=True)
@@ -20,7 +20,7 @@ class PathConfig:
     n_alphas: int = 100
     eps: float = 1e-3
     alphas: tuple[float, ...] | None = None
-    method: str = "fista"
+    method: str = "owlqn"
     stopping: str = "auto"
     tol: float | None = None
     lookbehind: int = 5
@@ -41,7 +41,7 @@ class PathConfig:
             ok = len(self.alphas) >= 1 and all(_finite(a) and a >= 0 for a in self.alphas)
             _check(ok and list(self.alphas) == sorted(self.alphas, reverse=True), "alphas", self.alphas,
                    "a non-empty decreasing sequence of finite values >= 0")
-        rules = ("auto", "kkt") if self.method == "fista" else ("auto",) + STOPPING_RULES
+        rules = ("auto",) + STOPPING_RULES if self.method == "saga" else ("auto", "kkt")
         _check(self.stopping in rules, "stopping", self.stopping, f"one of {list(rules)} for method={self.method!r}")
         _check(self.tol is None or (_finite(self.tol) and self.tol > 0), "tol", self.tol, "> 0")
         _check(isinstance(self.lookbehind, int) and self.lookbehind >= 1, "lookbehind", self.lookbehind, ">= 1")
@@ -52,10 +52,11 @@ class PathConfig:
 
     @property
     def stopping_rule(self) -> str:
-        """The rule in force: ``kkt`` for FISTA, the appendix's ``gradient`` rule for SAGA."""
+        """The rule in force: ``kkt`` for the working-set solvers, the appendix's ``gradient``
+        rule for SAGA."""
         if self.stopping != "auto":
             return self.stopping
-        return "kkt" if self.method == "fista" else "gradient"
+        return "gradient" if self.method == "saga" else "kkt"
 
     @property
     def tolerance(self) -> float:

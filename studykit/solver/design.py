@@ -75,6 +75,11 @@ class Design:
     scale: torch.Tensor
     chunk_rows: int = 65536
     cols: torch.Tensor | None = None
+    inv_scale: torch.Tensor | None = None  # 1/scale, 0 for constant features
+
+    def __post_init__(self):
+        if self.inv_scale is None:
+            self.inv_scale = 1.0 / self.scale
 
     # ------------------------------------------------------------------ construction
     @classmethod
@@ -91,14 +96,18 @@ class Design:
         d = X.shape[1]
         zeros = torch.zeros(d, device=device, dtype=dtype)
         design = cls(X, rows, device, dtype, data, zeros, torch.ones_like(zeros), chunk_rows)
-        if stats is not None:
-            design.mean, design.scale = (torch.as_tensor(s, device=device, dtype=dtype) for s in stats)
+        if stats is not None:  # (mean, scale, inv_scale) of the training design
+            design.mean, design.scale, design.inv_scale = (torch.as_tensor(s, device=device, dtype=dtype)
+                                                           for s in stats)
         elif standardize:
-            design.mean, design.scale = design._moments()
+            design.mean, design.scale, constant = design._moments()
+            design.inv_scale = torch.where(constant, torch.zeros_like(design.scale), 1.0 / design.scale)
         return design
 
-    def _moments(self) -> tuple[torch.Tensor, torch.Tensor]:
-        """Column mean and population standard deviation, accumulated in float64."""
+    def _moments(self) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """Column mean, population standard deviation (1 for constant columns) and the mask of
+        constant columns, accumulated in float64. Constant columns are dropped exactly (their
+        ``inv_scale`` is 0), so rounding in the centering cannot give them a coefficient."""
         s1 = torch.zeros(self.n_features, dtype=torch.float64, device=self.device)
         s2 = torch.zeros_like(s1)
         for _, _, Xc in self.chunks():
@@ -108,8 +117,9 @@ class Design:
         for _, _, Xc in self.chunks():
             s2 += (Xc.double() - mean).pow(2).sum(0)
         std = (s2 / self.n_samples).sqrt()
-        std = torch.where(std > CONSTANT_SCALE * (1 + mean.abs()), std, torch.ones_like(std))
-        return mean.to(self.dtype), std.to(self.dtype)
+        constant = std <= CONSTANT_SCALE * (1 + mean.abs())
+        std = torch.where(constant, torch.ones_like(std), std)
+        return mean.to(self.dtype), std.to(self.dtype), constant
 
     # ------------------------------------------------------------------ shape
     @property
@@ -147,20 +157,20 @@ class Design:
             Xb = torch.empty(len(src), self.n_features, dtype=self.dtype, device=self.device)
             Xb[torch.from_numpy(order).to(self.device)] = _load_rows(self.source, src[order], self.device,
                                                                      self.dtype, self.cols)
-        return (Xb - self.mean) / self.scale
+        return (Xb - self.mean) * self.inv_scale
 
     def restrict(self, cols: torch.Tensor) -> "Design":
         """The same rows on a subset of columns (a working set); materialized when preloaded."""
         cols = cols.to(self.device)
         base = self.cols[cols] if self.cols is not None else cols
         data = self.data.index_select(1, cols) if self.data is not None else None
-        return Design(self.source, self.rows, self.device, self.dtype, data,
-                      self.mean[cols], self.scale[cols], self.chunk_rows, None if data is not None else base)
+        return Design(self.source, self.rows, self.device, self.dtype, data, self.mean[cols], self.scale[cols],
+                      self.chunk_rows, None if data is not None else base, self.inv_scale[cols])
 
     # ------------------------------------------------------------------ products
     def forward(self, W: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
         """``Xs @ W.T + b``, shape ``(n_samples, n_outputs)``."""
-        Wr = W / self.scale
+        Wr = W * self.inv_scale
         offset = b - Wr @ self.mean
         if self.data is not None:
             return torch.addmm(offset, self.data, Wr.T)
@@ -178,7 +188,7 @@ class Design:
             for start, stop, Xc in self.chunks():
                 G.addmm_(U[start:stop].T, Xc)
         G -= U.sum(0)[:, None] * self.mean
-        return G / self.scale
+        return G * self.inv_scale
 
     def operator_norm_sq(self, n_iter: int = 30, seed: int = 0) -> float:
         """Largest eigenvalue of ``[Xs, 1]^T [Xs, 1] / n`` by power iteration (a lower estimate;

@@ -37,7 +37,7 @@ from tqdm.auto import tqdm
 from .config import PathConfig
 from .datafits import get_datafit
 from .design import Design, as_index
-from .fista import full_gradient, max_violation, solve_fista
+from .workingset import full_gradient, max_violation, solve_working_set
 from .penalties import penalty_value
 from .results import METRIC_COLUMNS, PathResult
 from .saga import SagaState, default_step, solve_saga
@@ -49,7 +49,7 @@ CHECKPOINT = "checkpoint.pt"
 
 def fit_path(X, y, *, X_val=None, y_val=None, X_test=None, y_test=None, val_fraction: float = 0.0,
              family: str = "multinomial", l1_ratio: float = 0.99, n_alphas: int = 100, eps: float = 1e-3,
-             alphas=None, method: str = "fista", stopping: str = "auto", tol: float | None = None,
+             alphas=None, method: str = "owlqn", stopping: str = "auto", tol: float | None = None,
              lookbehind: int = 5, max_epochs: int = 2000, batch_size: int = 512, lr: float | None = None,
              standardize: bool = True, seed: int = 0, dtype: str | None = None, n_classes: int | None = None,
              classes=None, device=None, table_device=None, preload: str = "auto",
@@ -68,8 +68,9 @@ def fit_path(X, y, *, X_val=None, y_val=None, X_test=None, y_test=None, val_frac
         (seeded) as the validation split *before* anything is fitted.
     family, l1_ratio, n_alphas, eps : the objective and the grid (see the module docstring);
         ``alphas`` overrides the grid with an explicit decreasing sequence.
-    method : ``"fista"`` (default; full-batch accelerated proximal gradient with working sets and a
-        KKT stopping certificate) or ``"saga"`` (Algorithm 1, minibatch SAGA).
+    method : ``"owlqn"`` (default) or ``"fista"``: full-batch working-set solvers with a KKT
+        stopping certificate (OWL-QN quasi-Newton or accelerated proximal gradient inside, see
+        :mod:`studykit.solver.workingset`); ``"saga"``: Algorithm 1, minibatch SAGA.
     stopping, tol, lookbehind : stopping rule (``"kkt"``; SAGA also ``"gradient"`` and
         ``"lookbehind"``, the appendix's two rules) and its tolerance (default 1e-4).
     max_epochs : cap on passes over the data per alpha.
@@ -144,7 +145,7 @@ class _Problem:
         _check_finite(self.train, "X")
         if self.train.n_samples < 2:
             raise ValueError("X needs at least 2 training rows")
-        stats = (self.train.mean, self.train.scale)
+        stats = (self.train.mean, self.train.scale, self.train.inv_scale)
         self.device, self.dtype = self.train.device, self.train.dtype
         self.table_device = torch.device(table_device) if table_device else self.device
         self.Y = self._targets(ys["train"], "y")
@@ -163,7 +164,7 @@ class _Problem:
                     raise ValueError(f"{name}: multinomial labels must be integers")
             bad = np.flatnonzero((y < 0) | (y >= self.k))
             if len(bad):
-                raise ValueError(f"{name}: label {y[bad[0]]!r} at row {bad[0]} is outside [0, {self.k})")
+                raise ValueError(f"{name}: label {y[bad[0]].item()!r} at row {bad[0]} is outside [0, {self.k})")
             return torch.as_tensor(y.astype(np.int64), device=self.device)
         if not np.all(np.isfinite(y)):
             row = int(np.flatnonzero(~np.isfinite(y).reshape(len(y), -1).all(1))[0])
@@ -254,7 +255,7 @@ def _run(problem, config: PathConfig, classes, checkpoint_dir, progress) -> Path
     state = _State.start(problem, config, b0, grid)
     if checkpoint_dir is not None:
         state.resume(checkpoint_dir, config, problem.fingerprint)
-    lipschitz = problem.train.operator_norm_sq() if config.method == "fista" else math.nan
+    lipschitz = problem.train.operator_norm_sq() if config.method != "saga" else math.nan
     lr = config.lr
     if config.method == "saga" and lr is None:
         lr = default_step(problem.train, problem.datafit, config.batch_size)
@@ -263,14 +264,13 @@ def _run(problem, config: PathConfig, classes, checkpoint_dir, progress) -> Path
     for i in range(state.done, len(grid)):
         t0 = time.perf_counter()
         alpha = float(grid[i])
-        prev = float(grid[i - 1]) if i else math.inf
         if alpha >= alpha_max * (1 - 1e-12) and not bool((state.W != 0).any()):
             info = None  # W = 0 is the exact solution (eq. 5): nothing to iterate
-        elif config.method == "fista":
-            state.W, state.b, _, info = solve_fista(
+        elif config.method != "saga":
+            state.W, state.b, _, info = solve_working_set(
                 problem.train, problem.Y, problem.datafit, state.W, state.b, alpha, config.l1_ratio,
-                alpha_prev=prev, grad_scale=grad_scale, tol=config.tolerance, max_epochs=config.max_epochs,
-                lipschitz_full=lipschitz)
+                grad_scale=grad_scale, tol=config.tolerance, max_epochs=config.max_epochs,
+                lipschitz_full=lipschitz, inner=config.method)
         else:
             gen = torch.Generator().manual_seed(config.seed * 1_000_003 + i)
             state.W, state.b, info = solve_saga(

@@ -34,7 +34,7 @@ from dataclasses import dataclass
 import torch
 
 from .design import Design
-from .fista import SolveInfo, full_gradient, max_violation
+from .workingset import SolveInfo, full_gradient, max_violation
 from .penalties import penalty_value, prox_elastic_net
 
 STOPPING_RULES = ("gradient", "lookbehind", "kkt")
@@ -63,7 +63,7 @@ def default_step(design: Design, datafit, batch_size: int) -> float:
     L = datafit.curvature * design.operator_norm_sq(n_iter=20)
     L_max = 0.0
     for _, _, Xc in design.chunks():
-        rows = ((Xc - design.mean) / design.scale).pow(2).sum(1) + 1.0
+        rows = ((Xc - design.mean) * design.inv_scale).pow(2).sum(1) + 1.0
         L_max = max(L_max, float(rows.max()))
     L_max *= datafit.curvature
     Lb = (n * (b - 1)) / (b * max(n - 1, 1)) * L + (n - b) / (b * max(n - 1, 1)) * L_max
