@@ -14,9 +14,11 @@ Solvers (each gets ``--budget`` seconds of wall clock per problem size; one that
 stopped after the alpha in progress and reported as "> budget (m of N alphas)", with an
 *extrapolated* full-path time = time so far / m * N, labelled as such, never as measured):
 
-* ``fista``   studykit ``fit_path(method="fista")`` with its defaults (KKT certificate, tol 1e-4).
-* ``saga``    studykit ``fit_path(method="saga")`` with its defaults (batch 512, step 1/(4 L(b)),
-              the appendix's gradient stopping rule at tol 1e-4, checked once per epoch).
+* ``owlqn``   studykit ``fit_path()`` with its defaults: working sets + OWL-QN, stopped by the KKT
+              certificate (relative violation <= 1e-4). The reference of the ratio column.
+* ``fista``   studykit ``fit_path(method="fista")``: working sets + FISTA, same certificate.
+* ``saga``    studykit ``fit_path(method="saga")``: Algorithm 1 with glm-saga's settings (batch 512,
+              lr 0.1) and the appendix's gradient stopping rule at tol 1e-4, checked once per epoch.
 * ``glmsaga`` glm-saga 0.1.2 ``train_saga`` called once per alpha exactly as its ``glm_saga`` path
               driver does (``group=False``, state carried across alphas, ``n_ex``/``n_classes``
               given, constant lr since ``lr_decay_factor=1``) with the appendix A.1 settings:
@@ -36,7 +38,7 @@ stopped after the alpha in progress and reported as "> budget (m of N alphas)", 
 
 For every solver and alpha the solution is scored by one shared function, :func:`objective`, in
 float64, together with its number of nonzero coefficients and the epochs (passes over the data) the
-solver reports. Per solver and size the table gives the path time, its ratio to studykit FISTA, the
+solver reports. Per solver and size the table gives the path time, its ratio to studykit's default, the
 worst relative objective gap ``(F - F_best) / F_best`` to the best objective any solver reached at
 that alpha (over the alphas the solver completed), nnz at the smallest alpha, mean epochs per alpha
 and milliseconds per epoch next to a lower bound for one pass over X: ``max(bytes of X / memory
@@ -70,8 +72,8 @@ from pathlib import Path
 import numpy as np
 import torch
 
-ALL_SOLVERS = ("fista", "saga", "glmsaga", "sklearn", "glmnet")
-LABELS = {"fista": "studykit fista", "saga": "studykit saga", "glmsaga": "glm-saga 0.1.2",
+ALL_SOLVERS = ("owlqn", "fista", "saga", "glmsaga", "sklearn", "glmnet")
+LABELS = {"owlqn": "studykit owlqn (default)", "fista": "studykit fista", "saga": "studykit saga", "glmsaga": "glm-saga 0.1.2",
           "sklearn": "sklearn saga", "glmnet": "glmnet (LogitNet)"}
 
 
@@ -252,43 +254,25 @@ def sgemm_gflops(size: int, repeats: int = 5) -> float:
 # ---------------------------------------------------------------------------------------------
 # Runners. Each returns a dict with: coefs (list of (k, d) arrays), intercepts, epochs (per alpha,
 # None where unknown), seconds (measured wall clock), done (alphas completed), status, note.
-class _BudgetStop(Exception):
-    pass
-
-
 def run_studykit(method, Xs, y, grid, args, budget):
+    """studykit's path on the shared grid; the public ``callback`` stops it at the budget."""
     from studykit.solver import fit_path
-    from studykit.solver import path as sk_path
 
-    state_cls = getattr(sk_path, "_State", None)
-    if state_cls is None or not hasattr(state_cls, "record"):
-        return _run_studykit_unbudgeted(method, Xs, y, grid, args)
-    original = state_cls.record
-    captured = {}
     t0 = time.perf_counter()
 
-    # fit_path has no per-alpha callback: wrap the recorder of its path state to read the
-    # solutions as they are made and to stop at the budget (after the alpha in progress).
-    def record(self, i, alpha, row, seconds):
-        original(self, i, alpha, row, seconds)
-        captured["state"] = self
-        if time.perf_counter() - t0 > budget and i + 1 < len(self.grid):
-            raise _BudgetStop
+    def over_budget(index, row):
+        return time.perf_counter() - t0 > budget
 
-    state_cls.record = record
-    status, meta = "ok", {}
-    try:
-        res = fit_path(Xs, y, family="multinomial", l1_ratio=args.l1_ratio, alphas=grid, method=method,
-                       standardize=False, max_epochs=args.max_epochs, seed=args.seed)
-        meta = {"alpha_max_studykit": res.config.get("alpha_max"), "lr": res.config.get("lr"),
-                "lipschitz": res.config.get("lipschitz")}
-    except _BudgetStop:
-        status = "budget"
-    finally:
-        state_cls.record = original
+    lr = args.glmsaga_lr if method == "saga" else None  # SAGA at the paper's step, as glm-saga
+    res = fit_path(Xs, y, family="multinomial", l1_ratio=args.l1_ratio, alphas=grid, method=method,
+                   standardize=False, max_epochs=args.max_epochs, seed=args.seed, lr=lr,
+                   batch_size=args.glmsaga_batch, callback=over_budget)
     seconds = time.perf_counter() - t0
-    st = captured["state"]
-    return _studykit_result(st.coefs, st.intercepts, st.rows, seconds, status, meta)
+    meta = {"alpha_max_studykit": res.config.get("alpha_max"), "lr": res.config.get("lr"),
+            "lipschitz": res.config.get("lipschitz")}
+    rows = res.metrics.to_dict("records")
+    return _studykit_result(res.coefs, res.intercepts, rows, seconds,
+                            "ok" if len(res) == len(grid) else "budget", meta)
 
 
 def _studykit_result(coefs, intercepts, rows, seconds, status, meta):
@@ -299,19 +283,6 @@ def _studykit_result(coefs, intercepts, rows, seconds, status, meta):
             "converged": converged, "kkt": [float(r["kkt"]) for r in rows], "seconds": seconds,
             "done": len(rows), "status": status, "meta": meta,
             "note": f"{bad} of {len(rows)} alphas not converged (epoch cap)" if bad else None}
-
-
-def _run_studykit_unbudgeted(method, Xs, y, grid, args):
-    """Fallback when studykit's path internals changed: the whole path, no budget."""
-    from studykit.solver import fit_path
-
-    t0 = time.perf_counter()
-    res = fit_path(Xs, y, family="multinomial", l1_ratio=args.l1_ratio, alphas=grid, method=method,
-                   standardize=False, max_epochs=args.max_epochs, seed=args.seed)
-    out = _studykit_result(res.coefs, res.intercepts, res.metrics.to_dict("records"), time.perf_counter() - t0,
-                           "ok", {"alpha_max_studykit": res.config.get("alpha_max")})
-    out["note"] = "; ".join(filter(None, [out["note"], "run without budget (studykit internals changed)"]))
-    return out
 
 
 class _CountingLoader:
@@ -490,12 +461,14 @@ def run_glmnet(Xs, y, grid, args, budget):
         note = (f"the next prefix ({attempts[-1]['prefix']} alphas) was killed at the budget; "
                 f"reported: the {m}-alpha prefix")
     nlp = best["nlp"]
-    return {"coefs": [coef[..., j] for j in range(m)], "intercepts": [best["intercept"][..., j] for j in range(m)],
+    killed = attempts[-1].get("killed_after_s")
+    return {"lower_bound_s": max(best["seconds"], killed or 0.0), "coefs": [coef[..., j] for j in range(m)], "intercepts": [best["intercept"][..., j] for j in range(m)],
             "epochs": [None] * m, "total_passes": nlp, "seconds": best["seconds"], "done": m, "status": status,
             "attempts": attempts, "note": note}
 
 
-RUNNERS = {"fista": lambda *a: run_studykit("fista", *a), "saga": lambda *a: run_studykit("saga", *a),
+RUNNERS = {"owlqn": lambda *a: run_studykit("owlqn", *a), "fista": lambda *a: run_studykit("fista", *a),
+           "saga": lambda *a: run_studykit("saga", *a),
            "glmsaga": run_glmsaga, "sklearn": run_sklearn, "glmnet": run_glmnet}
 
 
@@ -553,7 +526,7 @@ def bound_ms(n, d, k, calib) -> dict:
 
 def summarize(size: dict, n_alphas: int) -> list[dict]:
     rows = []
-    ref = size["solvers"].get("fista")
+    ref = size["solvers"].get("owlqn")
     ref_time, ref_extrapolated = None, False
     if ref and ref.get("done"):
         ref_extrapolated = ref["done"] != n_alphas
@@ -571,6 +544,9 @@ def summarize(size: dict, n_alphas: int) -> list[dict]:
         t_cmp = secs if complete else row["extrapolated_s"]
         row["ratio"] = t_cmp / ref_time if (ref_time and t_cmp) else None
         row["ratio_extrapolated"] = ref_extrapolated or not complete
+        # an unfinished path took at least what it ran (glmnet: the killed longer prefix)
+        row["lower_bound_s"] = None if complete else res.get("lower_bound_s", secs)
+        row["ratio_lower"] = row["lower_bound_s"] / ref_time if (ref_time and row["lower_bound_s"]) else None
         gaps = res.get("rel_gap") or []
         row["worst_gap"] = max(gaps) if gaps else None
         row["nnz_last"] = res["nnz"][-1] if res.get("nnz") else None
@@ -604,7 +580,7 @@ def render(report: dict) -> str:
         f"memory copy {c['memory_GBps']:.1f} GB/s, sgemm {c['sgemm_GFLOPs']:.1f} GFLOP/s.",
         "Versions: " + ", ".join(f"{k} {v}" for k, v in report["versions"].items()) + ".",
         "",
-        "| n | solver | path time (s) | alphas | vs fista | worst rel. obj. gap | nnz @ smallest alpha "
+        "| n | solver | path time (s) | alphas | vs studykit | worst rel. obj. gap | nnz @ smallest alpha "
         "| epochs / alpha | ms / epoch | bound ms / epoch (mem, gemm) |",
         "|---|---|---|---|---|---|---|---|---|---|",
     ]
@@ -617,16 +593,20 @@ def render(report: dict) -> str:
                 lines.append(f"| {row['n']} | {row['solver']} | skipped | – | – | – | – | – | – | – |")
                 notes.append(f"n={row['n']}, {row['solver']} skipped: {row['note']}")
                 continue
-            ratio = (f"*≈ {_fmt(row['ratio'], '.2f')} (extrap.)*" if row["ratio_extrapolated"]
-                     else _fmt(row["ratio"], ".2f"))
+            if row.get("ratio_lower") is not None:
+                ratio = f"≥ {_fmt(row['ratio_lower'], '.1f')} (extrap. ≈ {_fmt(row['ratio'], '.1f')})"
+            elif row["ratio_extrapolated"]:
+                ratio = f"*≈ {_fmt(row['ratio'], '.2f')} (extrap.)*"
+            else:
+                ratio = _fmt(row["ratio"], ".2f")
             if row["status"] == "ok":
                 time_s = f"{row['measured_s']:.2f}"
             elif row["status"] == "early":
                 time_s = (f"{row['measured_s']:.2f} for {row['done']} alphas (path ended early); "
                           f"*extrapolated ≈ {_fmt(row['extrapolated_s'], '.1f')}*")
             else:
-                time_s = (f"> budget ({row['done']} of {a['n_alphas']} alphas in {row['measured_s']:.1f} s); "
-                          f"*extrapolated ≈ {_fmt(row['extrapolated_s'], '.1f')}*")
+                time_s = (f"> {_fmt(row['lower_bound_s'], '.0f')} ({row['done']} of {a['n_alphas']} alphas "
+                          f"in {row['measured_s']:.1f} s); *extrapolated ≈ {_fmt(row['extrapolated_s'], '.1f')}*")
             nnz = _fmt(row["nnz_last"], "d")
             if row["done"] != a["n_alphas"] and row["nnz_last"] is not None:
                 nnz += f" (alpha #{row['done']})"
@@ -639,11 +619,12 @@ def render(report: dict) -> str:
         "",
         "Columns: *path time* is measured wall clock for the whole path (set-up included); a solver "
         "stopped at the budget shows the alphas it finished and an **extrapolated** full-path time "
-        "(time so far / alphas done x all alphas) that was not measured. *vs fista*: time / studykit "
-        "FISTA's time. *worst rel. obj. gap*: max over the alphas the solver completed of "
+        "(time so far / alphas done x all alphas) that was not measured, and a measured lower bound "
+        "(the time it ran; glmnet: the longer prefix killed at the budget); *≥* ratios use that bound. *vs studykit*: time / "
+        "studykit's default (owlqn) time. *worst rel. obj. gap*: max over the alphas the solver completed of "
         "(F - F_best) / F_best, F evaluated in float64 by one function, F_best the lowest objective "
         "any solver reached at that alpha. *epochs*: passes over the data as each solver counts them "
-        "(FISTA: gradient evaluations, mostly on the working-set columns only; SAGA/glm-saga/"
+        "(owlqn/FISTA: gradient evaluations, mostly on the working-set columns only; SAGA/glm-saga/"
         "scikit-learn: epochs of minibatches or samples; glmnet: its total coordinate-descent passes "
         "`nlp`, over the active set). *bound*: one read of X (n d 4 bytes) at the measured copy "
         "bandwidth, or 4 n d k flops (forward + backward GEMM) at the measured sgemm rate, whichever "

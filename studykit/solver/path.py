@@ -53,7 +53,7 @@ def fit_path(X, y, *, X_val=None, y_val=None, X_test=None, y_test=None, val_frac
              lookbehind: int = 5, max_epochs: int = 2000, batch_size: int = 512, lr: float | None = None,
              standardize: bool = True, seed: int = 0, dtype: str | None = None, n_classes: int | None = None,
              classes=None, device=None, table_device=None, preload: str = "auto",
-             checkpoint_dir=None, progress: bool = False) -> PathResult:
+             checkpoint_dir=None, progress: bool = False, callback=None) -> PathResult:
     """Fit an elastic-net regularization path of linear decision layers on deep features.
 
     Parameters
@@ -84,6 +84,9 @@ def fit_path(X, y, *, X_val=None, y_val=None, X_test=None, y_test=None, val_frac
         streamed from ``X`` in row chunks.
     checkpoint_dir : after each alpha the path so far and the solver state are saved here; a later
         call with the same data and configuration resumes where it stopped.
+    callback : called as ``callback(index, metrics_row)`` after each alpha; when it returns True
+        the path stops there and the result holds the alphas fitted so far (e.g. stop once the
+        layer is denser than needed, or at a time budget).
 
     Returns
     -------
@@ -98,7 +101,7 @@ def fit_path(X, y, *, X_val=None, y_val=None, X_test=None, y_test=None, val_frac
         X_val, y_val = X, y
     problem = _Problem.build(config, X, y, train_rows, X_val, y_val, val_rows, X_test, y_test,
                              n_classes, device, table_device, preload)
-    return _run(problem, config, classes, Path(checkpoint_dir) if checkpoint_dir else None, progress)
+    return _run(problem, config, classes, Path(checkpoint_dir) if checkpoint_dir else None, progress, callback)
 
 
 def split_rows(n: int, fraction: float, seed: int) -> tuple[np.ndarray, np.ndarray]:
@@ -244,7 +247,7 @@ def null_model(problem) -> tuple[torch.Tensor, torch.Tensor]:
     return b0, G0
 
 
-def _run(problem, config: PathConfig, classes, checkpoint_dir, progress) -> PathResult:
+def _run(problem, config: PathConfig, classes, checkpoint_dir, progress, callback) -> PathResult:
     b0, G0 = null_model(problem)
     grad_scale = float(G0.abs().max())
     l1_eff = max(config.l1_ratio, 1e-3)
@@ -282,11 +285,14 @@ def _run(problem, config: PathConfig, classes, checkpoint_dir, progress) -> Path
             state.save(checkpoint_dir, config, problem.fingerprint)
         bar.update(1)
         bar.set_postfix(alpha=f"{alpha:.3g}", nnz=int(state.rows[-1]["nnz"]))
+        if callback is not None and callback(i, dict(state.rows[-1])):
+            log.info("path stopped by the callback after alpha %d of %d", i + 1, len(grid))
+            break
     bar.close()
     meta = {**config.to_dict(), "alpha_max": alpha_max, "n_samples": problem.train.n_samples,
             "n_features": problem.train.n_features, "n_classes": problem.k, "device": str(problem.device),
             "lipschitz": lipschitz, "lr": lr}
-    return PathResult(np.asarray(grid, dtype=np.float64), state.coefs, np.stack(state.intercepts),
+    return PathResult(np.asarray(grid[:state.done], dtype=np.float64), state.coefs, np.stack(state.intercepts),
                       problem.train.mean.double().cpu().numpy(), problem.train.scale.double().cpu().numpy(),
                       pd.DataFrame(state.rows, columns=list(METRIC_COLUMNS)), meta,
                       tuple(str(c) for c in classes) if classes is not None else None)

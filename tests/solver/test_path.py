@@ -176,3 +176,17 @@ def test_explicit_grid_and_ridge(clf_data):
     np.testing.assert_allclose(result.alphas, [1.0, 0.1, 0.01])
     assert result.metrics["nnz"].iloc[-1] == 3 * 11  # ridge: every non-constant feature is used
     assert (result.metrics["kkt"] <= 1e-4).all()
+
+
+def test_callback_stops_the_path_and_keeps_what_was_fitted(clf_data):
+    X, y = clf_data
+    seen = []
+
+    def stop_when_dense(index, row):
+        seen.append((index, row["nnz"]))
+        return row["features_per_class"] >= 3
+
+    result = fit_path(X, y, n_alphas=20, eps=1e-3, callback=stop_when_dense)
+    assert 1 < len(result) < 20
+    assert len(result.coefs) == len(result.alphas) == len(result.metrics) == len(seen)
+    assert result.metrics["features_per_class"].iloc[-1] >= 3 > result.metrics["features_per_class"].iloc[-2]

@@ -31,7 +31,7 @@ def sklearn_solution(family, Xs, Y, alpha, l1_ratio):
             model = ElasticNet(alpha=alpha, l1_ratio=l1_ratio, tol=1e-12, max_iter=100_000).fit(Xs, Y)
             return np.atleast_2d(model.coef_), np.atleast_1d(model.intercept_)
         model = LogisticRegression(l1_ratio=l1_ratio, C=1.0 / (len(Y) * alpha), solver="saga",
-                                   tol=1e-10, max_iter=50_000).fit(Xs, Y)
+                                   tol=1e-10, max_iter=50_000, random_state=0).fit(Xs, Y)
         return model.coef_, model.intercept_
 
 
