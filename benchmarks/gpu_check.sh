@@ -10,12 +10,12 @@
 #   1. device calibration: copy bandwidth (GB/s) and fp32 matmul rate (TFLOP/s);
 #   2. one full-batch gradient (forward GEMM + softmax + backward GEMM over all d columns): the cost
 #      of a FISTA iteration without working sets, next to its memory/GEMM bound;
-#   3. the FISTA path over N_ALPHAS alphas (eq. 5 alpha_max down to EPS * alpha_max): path time,
-#      ms per FISTA iteration (epochs as studykit counts them), peak GPU memory;
+#   3. the owlqn (default) and FISTA paths over N_ALPHAS alphas (eq. 5 alpha_max down to
+#      EPS * alpha_max): path time, ms per iteration (epochs as studykit counts them), peak GPU memory;
 #   4. SAGA: ms per epoch from a short capped run, then the same N_ALPHAS path with at most
 #      SAGA_EPOCHS epochs per alpha if it is predicted to fit in SAGA_BUDGET seconds; peak memory;
 #   5. accuracy: one alpha (0.1 alpha_max of the subsample) on a SUB-row subsample, solved on the
-#      CPU in float64 (FISTA, tol 1e-8) as the reference and on the GPU in float32 (FISTA and SAGA,
+#      CPU in float64 (owlqn, tol 1e-8) as the reference and on the GPU in float32 (owlqn, FISTA, SAGA,
 #      default tolerances); prints the relative objective differences, evaluated in float64.
 #
 # Sizes and knobs are environment variables (defaults: the check as specified):
@@ -192,15 +192,16 @@ bound = max(2 * nbytes / (bw / 2 * 1e9), 4 * n * d * k / (tflops * 1e12))  # X r
 print(f"full gradient (all {d} columns): {t_grad * 1e3:.2f} ms; bound {bound * 1e3:.2f} ms "
       f"(X read twice at {bw / 2:.0f} GB/s one-way, 4ndk flops at the matmul rate)")
 
-# ------------------------------------------------------------------ 3. FISTA path
-reset_peak()
-t_fista, res = timed(lambda: fit_path(X, y, alphas=grid, standardize=False, method="fista"))
-m = res.metrics
-ep = int(m["epochs"].sum())
-print(f"FISTA path, {n_alphas} alphas: {t_fista:.2f} s, {ep} iterations ({ep / n_alphas:.1f} per alpha), "
-      f"{t_fista / max(ep, 1) * 1e3:.2f} ms per iteration (working-set columns), "
-      f"nnz at the last alpha {int(m['nnz'].iloc[-1])}, not converged: {int((~m['converged'].astype(bool)).sum())}, "
-      f"peak GPU memory {peak_gb():.2f} GiB")
+# ------------------------------------------------------------------ 3. working-set paths
+for method in ("owlqn", "fista"):
+    reset_peak()
+    t_path, res = timed(lambda: fit_path(X, y, alphas=grid, standardize=False, method=method))
+    m = res.metrics
+    ep = int(m["epochs"].sum())
+    print(f"{method} path, {n_alphas} alphas: {t_path:.2f} s, {ep} iterations ({ep / n_alphas:.1f} per alpha), "
+          f"{t_path / max(ep, 1) * 1e3:.2f} ms per iteration (working-set columns), "
+          f"nnz at the last alpha {int(m['nnz'].iloc[-1])}, max relative KKT {m['kkt'].max():.1e}, "
+          f"not converged: {int((~m['converged'].astype(bool)).sum())}, peak GPU memory {peak_gb():.2f} GiB")
 
 # ------------------------------------------------------------------ 4. SAGA
 reset_peak()
@@ -248,11 +249,11 @@ def objective(W, b):
 t_ref, ref = timed(lambda: fit_path(Xs, ys, alphas=[alpha], standardize=False, dtype="float64", tol=1e-8,
                                     max_epochs=20000, device="cpu"))
 F_ref = objective(ref.coef_dense(0), ref.intercepts[0])
-print(f"reference: {n_sub} rows, alpha = 0.1 alpha_max = {alpha:.4g}, CPU float64 FISTA tol 1e-8: {t_ref:.1f} s, "
+print(f"reference: {n_sub} rows, alpha = 0.1 alpha_max = {alpha:.4g}, CPU float64 owlqn tol 1e-8: {t_ref:.1f} s, "
       f"F = {F_ref:.10f}, nnz {ref.coefs[0].nnz}, converged {bool(ref.metrics['converged'].iloc[0])}")
 Xd = torch.from_numpy(Xs).float().to(dev)
 worst = 0.0
-for method in ("fista", "saga"):
+for method in ("owlqn", "fista", "saga"):
     t_dev, sol = timed(lambda: fit_path(Xd, ys, alphas=[alpha], standardize=False, method=method))
     F = objective(sol.coef_dense(0), sol.intercepts[0])
     rel = abs(F - F_ref) / abs(F_ref)
