@@ -49,15 +49,17 @@ def owlqn(D: Design, Y, datafit, W, b, Z, alpha, l1_ratio, *, L, target, max_ite
         if max(float(pg.abs().max()) if pg.numel() else 0.0, float(gb.abs().max())) <= target:
             return W, b, Z, it - 1, False
         dW, db = _two_loop(-pg, -gb, pairs, 1.0 / L)
-        dW = torch.where(torch.sign(dW) == -torch.sign(pg), dW, torch.zeros_like(dW))
-        orthant = torch.where(W != 0, torch.sign(W), -torch.sign(pg))
+        if l1:  # without an l1 term (ridge) this is plain L-BFGS: no orthants
+            dW = torch.where(torch.sign(dW) == -torch.sign(pg), dW, torch.zeros_like(dW))
+            orthant = torch.where(W != 0, torch.sign(W), -torch.sign(pg))
         if float((pg * dW).sum() + (gb * db).sum()) >= 0:  # not a descent direction: steepest descent
             pairs.clear()
             dW, db = -pg / L, -gb / L
         t = 1.0
         for _ in range(30):
             Wn = W + t * dW
-            Wn = torch.where(torch.sign(Wn) == orthant, Wn, torch.zeros_like(Wn))
+            if l1:
+                Wn = torch.where(torch.sign(Wn) == orthant, Wn, torch.zeros_like(Wn))
             bn = b + t * db
             Zn = D.forward(Wn, bn)
             fn, Un = value(Zn, Wn)

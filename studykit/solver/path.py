@@ -56,6 +56,15 @@ def fit_path(X, y, *, X_val=None, y_val=None, X_test=None, y_test=None, val_frac
              checkpoint_dir=None, progress: bool = False, callback=None) -> PathResult:
     """Fit an elastic-net regularization path of linear decision layers on deep features.
 
+    For each ``alpha`` of the path, minimizes over ``W`` ``(n_classes, n_features)`` and ``b``::
+
+        mean_i loss(W x_i + b, y_i) + alpha * (l1_ratio * |W|_1 + (1 - l1_ratio) / 2 * |W|_F^2)
+
+    on the standardized training features, the intercept unpenalized; ``loss`` is softmax
+    cross-entropy (multinomial) or ``1/2 |z - y|^2`` (gaussian). glm-saga's ``lam`` is ``alpha``
+    and its ``alpha`` is ``l1_ratio``. The grid starts at eq. (5)'s ``alpha_max`` (all weights zero)
+    and each solution warm-starts the next.
+
     Parameters
     ----------
     X : array, memmap or tensor, shape (n_samples, n_features)
@@ -233,8 +242,8 @@ def _fingerprint(X, y, rows, k) -> str:
 
 
 # ---------------------------------------------------------------------------------------------
-def null_model(problem) -> tuple[torch.Tensor, torch.Tensor]:
-    """Intercept of the ``W = 0`` optimum and the gradient of the mean loss there ``(k, d)``."""
+def null_model(problem):
+    """Intercept of the ``W = 0`` optimum and the :class:`Gradient` there."""
     design, Y, datafit = problem.train, problem.Y, problem.datafit
     if datafit.name == "multinomial":
         freq = torch.bincount(Y, minlength=problem.k).to(torch.float64) / design.n_samples
@@ -243,21 +252,20 @@ def null_model(problem) -> tuple[torch.Tensor, torch.Tensor]:
         b0 = Y.double().mean(0)
     b0 = b0.to(problem.dtype)
     W0 = torch.zeros(problem.k, design.n_features, dtype=problem.dtype, device=problem.device)
-    _, G0, _ = full_gradient(design, Y, datafit, design.forward(W0, b0))
-    return b0, G0
+    return b0, full_gradient(design, Y, datafit, W0, b0)
 
 
 def _run(problem, config: PathConfig, classes, checkpoint_dir, progress, callback) -> PathResult:
-    b0, G0 = null_model(problem)
-    grad_scale = float(G0.abs().max())
+    b0, grad = null_model(problem)
+    grad_scale = float(grad.G.abs().max())
     l1_eff = max(config.l1_ratio, 1e-3)
     alpha_max = grad_scale / l1_eff
     grid = np.asarray(config.alphas) if config.alphas is not None else alpha_grid(alpha_max, config.n_alphas, config.eps)
     if grad_scale == 0:
         grad_scale = 1.0  # y is constant: every coefficient is zero at every alpha
     state = _State.start(problem, config, b0, grid)
-    if checkpoint_dir is not None:
-        state.resume(checkpoint_dir, config, problem.fingerprint)
+    if checkpoint_dir is not None and state.resume(checkpoint_dir, config, problem.fingerprint):
+        grad = None  # recomputed at the checkpointed point
     lipschitz = problem.train.operator_norm_sq() if config.method != "saga" else math.nan
     lr = config.lr
     if config.method == "saga" and lr is None:
@@ -270,9 +278,9 @@ def _run(problem, config: PathConfig, classes, checkpoint_dir, progress, callbac
         if alpha >= alpha_max * (1 - 1e-12) and not bool((state.W != 0).any()):
             info = None  # W = 0 is the exact solution (eq. 5): nothing to iterate
         elif config.method != "saga":
-            state.W, state.b, _, info = solve_working_set(
+            state.W, state.b, grad, info = solve_working_set(
                 problem.train, problem.Y, problem.datafit, state.W, state.b, alpha, config.l1_ratio,
-                grad_scale=grad_scale, tol=config.tolerance, max_epochs=config.max_epochs,
+                grad=grad, grad_scale=grad_scale, tol=config.tolerance, max_epochs=config.max_epochs,
                 lipschitz_full=lipschitz, inner=config.method)
         else:
             gen = torch.Generator().manual_seed(config.seed * 1_000_003 + i)
@@ -280,7 +288,11 @@ def _run(problem, config: PathConfig, classes, checkpoint_dir, progress, callbac
                 problem.train, problem.Y, problem.datafit, state.W, state.b, alpha, config.l1_ratio, state.saga,
                 lr=lr, batch_size=config.batch_size, max_epochs=config.max_epochs, stopping=config.stopping_rule,
                 tol=config.tolerance, lookbehind=config.lookbehind, grad_scale=grad_scale, generator=gen)
-        state.record(i, alpha, _metrics(problem, state, alpha, config, info, grad_scale), time.perf_counter() - t0)
+            grad = None
+        if grad is None:
+            grad = full_gradient(problem.train, problem.Y, problem.datafit, state.W, state.b)
+        state.record(i, alpha, _metrics(problem, state, alpha, config, info, grad_scale, grad),
+                     time.perf_counter() - t0)
         if checkpoint_dir is not None:
             state.save(checkpoint_dir, config, problem.fingerprint)
         bar.update(1)
@@ -298,14 +310,12 @@ def _run(problem, config: PathConfig, classes, checkpoint_dir, progress, callbac
                       tuple(str(c) for c in classes) if classes is not None else None)
 
 
-def _metrics(problem, state, alpha, config, info, grad_scale) -> dict:
-    design, datafit = problem.train, problem.datafit
-    W, b = state.W, state.b
-    Z = design.forward(W, b)
-    loss, G, gb = full_gradient(design, problem.Y, datafit, Z)
-    kkt = max_violation(W, G, gb, alpha, config.l1_ratio)[0] / grad_scale
-    row = {"train_loss": loss, "train_objective": loss + penalty_value(W, alpha, config.l1_ratio),
-           "train_accuracy": _accuracy(datafit, Z, problem.Y), "kkt": kkt,
+def _metrics(problem, state, alpha, config, info, grad_scale, grad) -> dict:
+    """One row of ``PathResult.metrics`` from the :class:`Gradient` at the solution."""
+    datafit, W, b = problem.datafit, state.W, state.b
+    kkt = max_violation(W, grad.G, grad.gb, alpha, config.l1_ratio)[0] / grad_scale
+    row = {"train_loss": grad.loss, "train_objective": grad.loss + penalty_value(W, alpha, config.l1_ratio),
+           "train_accuracy": _accuracy(datafit, grad.Z, problem.Y), "kkt": kkt,
            "epochs": info.epochs if info else 0, "converged": info.converged if info else True,
            "working_set": info.working_set if info else 0}
     if info is not None and config.stopping_rule == "kkt":
@@ -361,10 +371,11 @@ class _State:
         torch.save(payload, tmp)
         os.replace(tmp, directory / CHECKPOINT)
 
-    def resume(self, directory: Path, config, fingerprint) -> None:
+    def resume(self, directory: Path, config, fingerprint) -> bool:
+        """Load the checkpoint in ``directory`` if there is one; True when it was loaded."""
         path = directory / CHECKPOINT
         if not path.exists():
-            return
+            return False
         payload = torch.load(path, weights_only=False, map_location="cpu")
         if payload["key"] != self._key(config, fingerprint):
             raise ValueError(f"{path} was written for other data or another configuration; "
@@ -378,3 +389,4 @@ class _State:
                 target = getattr(self.saga, name)
                 setattr(self.saga, name, value.to(target.device))
         log.info("resuming the path from %s at alpha %d of %d", path, self.done + 1, len(self.grid))
+        return True

@@ -110,8 +110,8 @@ def solve_saga(design: Design, Y, datafit, W, b, alpha: float, l1_ratio: float, 
                 since_best += 1
             converged = since_best >= lookbehind
         else:
-            _, G, gb = full_gradient(design, Y, datafit, design.forward(W, b))
-            converged = max_violation(W, G, gb, alpha, l1_ratio)[0] <= tol * grad_scale
+            g = full_gradient(design, Y, datafit, W, b)
+            converged = max_violation(W, g.G, g.gb, alpha, l1_ratio)[0] <= tol * grad_scale
         if converged:
             break
     return W, b, SolveInfo(epoch, converged, float("nan"), design.n_features)

@@ -54,11 +54,25 @@ class Point:
     Z: torch.Tensor
 
 
-def full_gradient(design: Design, Y, datafit, Z):
-    """Mean loss, ``dL/dW`` ``(k, d)`` and ``dL/db`` ``(k,)`` at predictions ``Z``."""
+@dataclass
+class Gradient:
+    """The full-data quantities at one point ``(W, b)``: predictions ``Z`` ``(n, k)``, mean loss,
+    its gradient ``G`` ``(k, d)`` in ``W`` and ``gb`` ``(k,)`` in ``b``. They do not depend on
+    ``alpha``, so the last one of an alpha starts the next."""
+
+    Z: torch.Tensor
+    loss: float
+    G: torch.Tensor
+    gb: torch.Tensor
+
+
+def full_gradient(design: Design, Y, datafit, W, b) -> Gradient:
+    """One pass over the data at ``(W, b)``: a deterministic function of ``(W, b)``, so a resumed
+    path recomputes exactly what an uninterrupted one carried over."""
     n = design.n_samples
+    Z = design.forward(W, b)
     U, loss = datafit.residual_and_loss(Z, Y)
-    return float(loss) / n, design.backward(U) / n, U.sum(0) / n
+    return Gradient(Z, float(loss) / n, design.backward(U) / n, U.sum(0) / n)
 
 
 def max_violation(W, G, gb, alpha, l1_ratio) -> tuple[float, torch.Tensor]:
@@ -70,15 +84,16 @@ def max_violation(W, G, gb, alpha, l1_ratio) -> tuple[float, torch.Tensor]:
 
 
 def solve_working_set(design: Design, Y, datafit, W, b, alpha: float, l1_ratio: float, *,
-                grad_scale: float, tol: float, max_epochs: int,
-                lipschitz_full: float, inner: str = "owlqn", min_working_set: int = 32) -> tuple:
-    """Solve one ``alpha`` from the warm start ``(W, b)``; returns ``W, b, Z, info``."""
+                      grad: Gradient | None, grad_scale: float, tol: float, max_epochs: int,
+                      lipschitz_full: float, inner: str = "owlqn", min_working_set: int = 32) -> tuple:
+    """Solve one ``alpha`` from the warm start ``(W, b)`` (``grad``: its :class:`Gradient`, or
+    None to compute it); returns ``W, b, grad, info`` with ``grad`` at the solution."""
     target = tol * grad_scale
     d = design.n_features
-    Z = design.forward(W, b)
-    _, G, gb = full_gradient(design, Y, datafit, Z)
-    epochs = 1
-    worst, per_feature = max_violation(W, G, gb, alpha, l1_ratio)
+    if grad is None:
+        grad = full_gradient(design, Y, datafit, W, b)
+    epochs = 0
+    worst, per_feature = max_violation(W, grad.G, grad.gb, alpha, l1_ratio)
     n_ws = 0
     inner_target = 0.5 * target
     while worst > target and epochs < max_epochs:
@@ -87,16 +102,18 @@ def solve_working_set(design: Design, Y, datafit, W, b, alpha: float, l1_ratio: 
         score = torch.where(support, torch.full_like(per_feature, math.inf), per_feature)
         cols = torch.sort(torch.topk(score, n_ws).indices).values
         sub = design if n_ws == d else design.restrict(cols)
-        L = lipschitz_full if n_ws > d // 2 else min(lipschitz_full, sub.operator_norm_sq(n_iter=15))
-        Wa, b, Z, used, stalled = INNER_SOLVERS[inner](
-            sub, Y, datafit, W[:, cols], b, Z, alpha, l1_ratio, L=L * datafit.curvature,
+        L = lipschitz_full  # OWL-QN only scales its first step with it
+        if inner == "fista" and n_ws <= d // 2:
+            L = min(L, sub.operator_norm_sq(n_iter=15))
+        Wa, b, _, used, stalled = INNER_SOLVERS[inner](
+            sub, Y, datafit, W[:, cols], b, grad.Z, alpha, l1_ratio, L=L * datafit.curvature,
             target=inner_target, max_iter=max_epochs - epochs)
         W = torch.zeros_like(W)
         W[:, cols] = Wa
+        grad = full_gradient(design, Y, datafit, W, b)
         epochs += used + 1
-        _, G, gb = full_gradient(design, Y, datafit, Z)
-        worst, per_feature = max_violation(W, G, gb, alpha, l1_ratio)
-        inside = max(float(per_feature[cols].max()), float(gb.abs().max()))
+        worst, per_feature = max_violation(W, grad.G, grad.gb, alpha, l1_ratio)
+        inside = max(float(per_feature[cols].max()), float(grad.gb.abs().max()))
         if stalled and inside > target:
             log.warning("alpha=%.4g: line search stalled at relative KKT violation %.2e (tol %.0e); "
                         "float64 may get further", alpha, worst / grad_scale, tol)
@@ -104,7 +121,7 @@ def solve_working_set(design: Design, Y, datafit, W, b, alpha: float, l1_ratio: 
         if inside > target:
             inner_target /= 4  # the step-length proxy was too loose for this problem
             n_ws = max(n_ws // 2, 1)  # keep the working set's size for the next round
-    return W, b, Z, SolveInfo(epochs, worst <= target, worst / grad_scale, n_ws)
+    return W, b, grad, SolveInfo(epochs, worst <= target, worst / grad_scale, n_ws)
 
 
 def objective(design: Design, Y, datafit, W, b, alpha, l1_ratio) -> float:
