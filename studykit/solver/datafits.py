@@ -37,16 +37,16 @@ class Gaussian:
         return y.reshape(len(y), n_outputs)
 
     def loss_sum(self, Z: torch.Tensor, Y: torch.Tensor) -> torch.Tensor:
-        """Sum over samples of ``loss_i``, in float64."""
-        return 0.5 * (Z.double() - Y.double()).pow(2).sum()
+        """Sum over samples of ``loss_i``, accumulated in float64."""
+        return 0.5 * (Z - Y).pow(2).sum(dtype=torch.float64)
 
     def residual(self, Z: torch.Tensor, Y: torch.Tensor) -> torch.Tensor:
         """``dloss_i/dz_i = z_i - y_i``."""
         return Z - Y
 
     def residual_and_loss(self, Z, Y):
-        R = Z.double() - Y.double()
-        return R.to(Z.dtype), 0.5 * R.pow(2).sum()
+        R = Z - Y
+        return R, 0.5 * R.pow(2).sum(dtype=torch.float64)
 
     def null_residual(self, Y: torch.Tensor) -> torch.Tensor:
         """Residual of the intercept-only optimum: ``mean(Y) - Y``."""
@@ -70,8 +70,7 @@ class Multinomial:
         return y.long()
 
     def loss_sum(self, Z: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
-        Z = Z.double()
-        return (torch.logsumexp(Z, dim=1) - Z.gather(1, y[:, None])[:, 0]).sum()
+        return (torch.logsumexp(Z, dim=1) - Z.gather(1, y[:, None])[:, 0]).sum(dtype=torch.float64)
 
     def residual(self, Z: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
         """``softmax(z_i) - onehot(y_i)``."""
@@ -80,14 +79,13 @@ class Multinomial:
         return P
 
     def residual_and_loss(self, Z, y):
-        """Residual and summed loss; the softmax runs in float64 (``n x k``, cheap next to the
-        GEMMs) so that line searches can resolve objective changes far below float32's 1e-7."""
-        logp = torch.log_softmax(Z.double(), dim=1)
+        """Residual and summed loss (the sum accumulated in float64)."""
+        logp = torch.log_softmax(Z, dim=1)
         rows = torch.arange(len(y), device=Z.device)
-        loss = -logp[rows, y].sum()
+        loss = -logp[rows, y].sum(dtype=torch.float64)
         P = logp.exp_()
         P[rows, y] -= 1.0
-        return P.to(Z.dtype), loss
+        return P, loss
 
     def null_residual(self, y: torch.Tensor, n_classes: int) -> torch.Tensor:
         """Residual of the intercept-only optimum: class frequencies minus one-hot labels."""

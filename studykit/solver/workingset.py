@@ -98,7 +98,8 @@ def solve_working_set(design: Design, Y, datafit, W, b, alpha: float, l1_ratio: 
     inner_target = 0.5 * target
     while worst > target and epochs < max_epochs:
         support = (W != 0).any(0)
-        n_ws = min(d, max(n_ws * 2 if n_ws else 0, min_working_set, 2 * int(support.sum())))
+        n_support = int(support.sum())
+        n_ws = min(d, max(n_ws * 2 if n_ws else 0, min_working_set, n_support + max(min_working_set, n_support // 4)))
         score = torch.where(support, torch.full_like(per_feature, math.inf), per_feature)
         cols = torch.sort(torch.topk(score, n_ws).indices).values
         sub = design if n_ws == d else design.restrict(cols)
