@@ -39,19 +39,10 @@ INNER_SOLVERS = {"owlqn": owlqn, "fista": fista}
 class SolveInfo:
     """What one ``alpha`` cost and how well it converged."""
 
-    epochs: int  # full passes over the training rows (FISTA: gradient evaluations)
+    epochs: int  # passes over the data: SAGA epochs; working-set iterations plus full KKT checks
     converged: bool
     kkt: float  # max KKT violation / gradient scale at the null model
     working_set: int  # feature columns in the last working set (all features for SAGA)
-
-
-@dataclass
-class Point:
-    """An iterate with its predictions and the mean loss/gradient there (on the full design)."""
-
-    W: torch.Tensor
-    b: torch.Tensor
-    Z: torch.Tensor
 
 
 @dataclass

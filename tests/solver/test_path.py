@@ -190,3 +190,14 @@ def test_callback_stops_the_path_and_keeps_what_was_fitted(clf_data):
     assert 1 < len(result) < 20
     assert len(result.coefs) == len(result.alphas) == len(result.metrics) == len(seen)
     assert result.metrics["features_per_class"].iloc[-1] >= 3 > result.metrics["features_per_class"].iloc[-2]
+
+
+def test_saga_minibatches_streamed_from_a_memmap_equal_preloaded(tmp_path, clf_data):
+    X, y = clf_data
+    np.save(tmp_path / "train.npy", X)
+    mm = np.load(tmp_path / "train.npy", mmap_mode="r")
+    kwargs = dict(n_alphas=3, eps=0.1, method="saga", max_epochs=5, seed=4, dtype="float64")
+    streamed = fit_path(mm, y, preload="never", **kwargs)
+    preloaded = fit_path(X, y, **kwargs)
+    for cs, cp in zip(streamed.coefs, preloaded.coefs):
+        np.testing.assert_allclose(cs.toarray(), cp.toarray(), rtol=1e-10, atol=1e-12)
