@@ -60,7 +60,7 @@ def solve() -> None:
 @click.option("--lookbehind", type=int, default=5, show_default=True)
 @click.option("--max-epochs", type=int, default=2000, show_default=True, help="Cap on passes over the data per alpha.")
 @click.option("--batch-size", type=int, default=512, show_default=True, help="SAGA minibatch size.")
-@click.option("--lr", type=float, default=None, help="SAGA step size [default: 1/(4 L(b))].")
+@click.option("--lr", type=float, default=None, help="SAGA step size [default: 1/L(b), halved on divergence; the paper used 0.1].")
 @click.option("--standardize/--no-standardize", default=True, show_default=True)
 @click.option("--val-fraction", type=float, default=0.1, show_default=True,
               help="Fraction of train rows held out for validation, only when the store has no val split (0: none).")

@@ -83,8 +83,8 @@ def fit_path(X, y, *, X_val=None, y_val=None, X_test=None, y_test=None, val_frac
     stopping, tol, lookbehind : stopping rule (``"kkt"``; SAGA also ``"gradient"`` and
         ``"lookbehind"``, the appendix's two rules) and its tolerance (default 1e-4).
     max_epochs : cap on passes over the data per alpha.
-    batch_size, lr : SAGA minibatch size and step size (default: ``1/(4 L(b))`` from the expected
-        smoothness of minibatch SAGA; the paper used 0.1 on standardized features).
+    batch_size, lr : SAGA minibatch size and step size (default: ``1/L(b)`` from the expected
+        smoothness of minibatch SAGA, halved if the iterates diverge; the paper used 0.1).
     standardize : fit the solver on standardized features (glmnet's default). Constant features
         get scale 1 and a zero coefficient.
     n_classes, classes : number and names of classes (default: ``max(label) + 1``).
@@ -257,6 +257,7 @@ def null_model(problem):
 
 def _run(problem, config: PathConfig, classes, checkpoint_dir, progress, callback) -> PathResult:
     b0, grad = null_model(problem)
+    null_objective = grad.loss
     grad_scale = float(grad.G.abs().max())
     l1_eff = max(config.l1_ratio, 1e-3)
     alpha_max = grad_scale / l1_eff
@@ -264,13 +265,13 @@ def _run(problem, config: PathConfig, classes, checkpoint_dir, progress, callbac
     if grad_scale == 0:
         grad_scale = 1.0  # y is constant: every coefficient is zero at every alpha
     state = _State.start(problem, config, b0, grid)
+    state.null_objective = null_objective
     if checkpoint_dir is not None and state.resume(checkpoint_dir, config, problem.fingerprint):
         grad = None  # recomputed at the checkpointed point
     lipschitz = problem.train.operator_norm_sq() if config.method != "saga" else math.nan
-    lr = config.lr
-    if config.method == "saga" and lr is None:
-        lr = default_step(problem.train, problem.datafit, config.batch_size)
-        log.info("SAGA step size 1/(4 L(b)) = %.3g", lr)
+    if config.method == "saga" and state.lr is None:
+        state.lr = config.lr or default_step(problem.train, problem.datafit, config.batch_size)
+        log.info("SAGA step size %.3g", state.lr)
     bar = tqdm(total=len(grid), initial=state.done, desc="alphas", unit="alpha", disable=not progress)
     for i in range(state.done, len(grid)):
         t0 = time.perf_counter()
@@ -283,11 +284,7 @@ def _run(problem, config: PathConfig, classes, checkpoint_dir, progress, callbac
                 grad=grad, grad_scale=grad_scale, tol=config.tolerance, max_epochs=config.max_epochs,
                 lipschitz_full=lipschitz, inner=config.method)
         else:
-            gen = torch.Generator().manual_seed(config.seed * 1_000_003 + i)
-            state.W, state.b, info = solve_saga(
-                problem.train, problem.Y, problem.datafit, state.W, state.b, alpha, config.l1_ratio, state.saga,
-                lr=lr, batch_size=config.batch_size, max_epochs=config.max_epochs, stopping=config.stopping_rule,
-                tol=config.tolerance, lookbehind=config.lookbehind, grad_scale=grad_scale, generator=gen)
+            info = _solve_saga(problem, config, state, i, alpha, grad_scale)
             grad = None
         if grad is None:
             grad = full_gradient(problem.train, problem.Y, problem.datafit, state.W, state.b)
@@ -303,11 +300,31 @@ def _run(problem, config: PathConfig, classes, checkpoint_dir, progress, callbac
     bar.close()
     meta = {**config.to_dict(), "alpha_max": alpha_max, "n_samples": problem.train.n_samples,
             "n_features": problem.train.n_features, "n_classes": problem.k, "device": str(problem.device),
-            "lipschitz": lipschitz, "lr": lr}
+            "lipschitz": lipschitz, "lr": state.lr}
     return PathResult(np.asarray(grid[:state.done], dtype=np.float64), state.coefs, np.stack(state.intercepts),
                       problem.train.mean.double().cpu().numpy(), problem.train.scale.double().cpu().numpy(),
                       pd.DataFrame(state.rows, columns=list(METRIC_COLUMNS)), meta,
                       tuple(str(c) for c in classes) if classes is not None else None)
+
+
+def _solve_saga(problem, config, state, i, alpha, grad_scale):
+    """SAGA for alpha ``i``. If the iterates diverge (non-finite, or an epoch's objective estimate
+    above twice the intercept-only objective, which bounds every alpha's optimum), retry from the
+    same warm start with half the step and a fresh (zero) table, which is a valid SAGA state."""
+    while True:
+        gen = torch.Generator().manual_seed(config.seed * 1_000_003 + i)
+        W, b, info = solve_saga(
+            problem.train, problem.Y, problem.datafit, state.W, state.b, alpha, config.l1_ratio, state.saga,
+            lr=state.lr, batch_size=config.batch_size, max_epochs=config.max_epochs, stopping=config.stopping_rule,
+            tol=config.tolerance, lookbehind=config.lookbehind, grad_scale=grad_scale, generator=gen,
+            diverge_above=2.0 * state.null_objective)
+        if not info.diverged:
+            state.W, state.b = W, b
+            return info
+        log.warning("alpha=%.4g: SAGA diverged with step %.3g; retrying with %.3g", alpha, state.lr, state.lr / 2)
+        state.lr /= 2
+        state.saga = SagaState.zeros(*state.saga.table.shape, state.W.shape[1], device=state.W.device,
+                                     table_device=state.saga.table.device, dtype=state.W.dtype)
 
 
 def _metrics(problem, state, alpha, config, info, grad_scale, grad) -> dict:
@@ -349,6 +366,7 @@ class _State:
                                     device=problem.device, table_device=problem.table_device, dtype=problem.dtype) \
             if config.method == "saga" else None
         self.coefs, self.intercepts, self.rows, self.done = [], [], [], 0
+        self.lr = None  # SAGA step in force (halved after a divergence)
         self.grid = np.asarray(grid, dtype=np.float64)
         return self
 
@@ -365,7 +383,7 @@ class _State:
         directory.mkdir(parents=True, exist_ok=True)
         payload = {"key": self._key(config, fingerprint), "W": self.W.cpu(), "b": self.b.cpu(),
                    "coefs": [(c.data, c.indices, c.indptr, c.shape) for c in self.coefs],
-                   "intercepts": self.intercepts, "rows": self.rows, "done": self.done,
+                   "intercepts": self.intercepts, "rows": self.rows, "done": self.done, "lr": self.lr,
                    "saga": None if self.saga is None else {k: v.cpu() for k, v in vars(self.saga).items()}}
         tmp = directory / (CHECKPOINT + ".tmp")
         torch.save(payload, tmp)
@@ -384,6 +402,7 @@ class _State:
         self.b = payload["b"].to(self.b.device)
         self.coefs = [sp.csr_matrix((d, i, p), shape=s) for d, i, p, s in payload["coefs"]]
         self.intercepts, self.rows, self.done = payload["intercepts"], payload["rows"], payload["done"]
+        self.lr = payload["lr"]
         if self.saga is not None:
             for name, value in payload["saga"].items():
                 target = getattr(self.saga, name)

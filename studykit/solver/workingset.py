@@ -43,6 +43,7 @@ class SolveInfo:
     converged: bool
     kkt: float  # max KKT violation / gradient scale at the null model
     working_set: int  # feature columns in the last working set (all features for SAGA)
+    diverged: bool = False  # SAGA: the iterates blew up (non-finite, or objective > diverge_above)
 
 
 @dataclass

@@ -201,3 +201,13 @@ def test_saga_minibatches_streamed_from_a_memmap_equal_preloaded(tmp_path, clf_d
     preloaded = fit_path(X, y, **kwargs)
     for cs, cp in zip(streamed.coefs, preloaded.coefs):
         np.testing.assert_allclose(cs.toarray(), cp.toarray(), rtol=1e-10, atol=1e-12)
+
+
+def test_saga_catches_a_blow_up_and_halves_the_step(clf_data, caplog):
+    X, y = clf_data
+    result = fit_path(X, y, n_alphas=4, eps=0.1, method="saga", lr=1e4, max_epochs=50, dtype="float64")
+    assert "SAGA diverged" in caplog.text
+    assert result.config["lr"] <= 1e4 / 2
+    assert all(np.isfinite(c.toarray()).all() for c in result.coefs)
+    null = result.metrics["train_objective"].iloc[0]  # W = 0 at alpha_max
+    assert (result.metrics["train_objective"] <= 2 * null).all()
