@@ -107,7 +107,7 @@ def solve_saga(design: Design, Y, datafit, W, b, alpha: float, l1_ratio: float, 
             state.grad0_avg.add_(g0_diff, alpha=scale_b)
         estimate = float(loss_sum) / n + penalty_value(W, alpha, l1_ratio)
         if not (estimate <= diverge_above and bool(torch.isfinite(W).all() and torch.isfinite(b).all())):
-            return W, b, SolveInfo(epoch, False, float("nan"), design.n_features, diverged=True)
+            return W, b, SolveInfo(epoch, False, design.n_features, diverged=True)
         if stopping == "gradient":
             change = float(torch.sqrt((W - W_start).pow(2).sum() + (b - b_start).pow(2).sum()))
             converged = change <= tol
@@ -122,4 +122,4 @@ def solve_saga(design: Design, Y, datafit, W, b, alpha: float, l1_ratio: float, 
             converged = max_violation(W, g.G, g.gb, alpha, l1_ratio)[0] <= tol * grad_scale
         if converged:
             break
-    return W, b, SolveInfo(epoch, converged, float("nan"), design.n_features)
+    return W, b, SolveInfo(epoch, converged, design.n_features)

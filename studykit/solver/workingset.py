@@ -41,7 +41,6 @@ class SolveInfo:
 
     epochs: int  # passes over the data: SAGA epochs; working-set iterations plus full KKT checks
     converged: bool
-    kkt: float  # max KKT violation / gradient scale at the null model
     working_set: int  # feature columns in the last working set (all features for SAGA)
     diverged: bool = False  # SAGA: the iterates blew up (non-finite, or objective > diverge_above)
 
@@ -114,7 +113,7 @@ def solve_working_set(design: Design, Y, datafit, W, b, alpha: float, l1_ratio: 
         if inside > target:
             inner_target /= 4  # the step-length proxy was too loose for this problem
             n_ws = max(n_ws // 2, 1)  # keep the working set's size for the next round
-    return W, b, grad, SolveInfo(epochs, worst <= target, worst / grad_scale, n_ws)
+    return W, b, grad, SolveInfo(epochs, worst <= target, n_ws)
 
 
 def objective(design: Design, Y, datafit, W, b, alpha, l1_ratio) -> float:
