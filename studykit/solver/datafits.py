@@ -32,25 +32,14 @@ class Gaussian:
     #: Upper bound on the curvature of ``loss_i`` in ``z_i`` (Hessian = identity).
     curvature: float = 1.0
 
-    def encode(self, y: torch.Tensor, n_outputs: int) -> torch.Tensor:
-        """Targets as a float matrix ``(n, n_outputs)``."""
-        return y.reshape(len(y), n_outputs)
-
     def loss_sum(self, Z: torch.Tensor, Y: torch.Tensor) -> torch.Tensor:
         """Sum over samples of ``loss_i``, accumulated in float64."""
         return 0.5 * (Z - Y).pow(2).sum(dtype=torch.float64)
 
-    def residual(self, Z: torch.Tensor, Y: torch.Tensor) -> torch.Tensor:
-        """``dloss_i/dz_i = z_i - y_i``."""
-        return Z - Y
-
     def residual_and_loss(self, Z, Y):
+        """Residual ``z_i - y_i`` and summed loss (the sum accumulated in float64)."""
         R = Z - Y
         return R, 0.5 * R.pow(2).sum(dtype=torch.float64)
-
-    def null_residual(self, Y: torch.Tensor) -> torch.Tensor:
-        """Residual of the intercept-only optimum: ``mean(Y) - Y``."""
-        return Y.mean(0, keepdim=True) - Y
 
     def correct(self, Z: torch.Tensor, Y: torch.Tensor) -> torch.Tensor | None:
         """No accuracy for regression."""
@@ -65,32 +54,17 @@ class Multinomial:
     #: The Hessian of logsumexp, ``diag(p) - p p^T``, has spectral norm at most 1/2.
     curvature: float = 0.5
 
-    def encode(self, y: torch.Tensor, n_classes: int) -> torch.Tensor:
-        """Labels stay integer; one-hot rows are built per chunk where needed."""
-        return y.long()
-
     def loss_sum(self, Z: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
         return (torch.logsumexp(Z, dim=1) - Z.gather(1, y[:, None])[:, 0]).sum(dtype=torch.float64)
 
-    def residual(self, Z: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
-        """``softmax(z_i) - onehot(y_i)``."""
-        P = torch.softmax(Z, dim=1)
-        P[torch.arange(len(y), device=Z.device), y] -= 1.0
-        return P
-
     def residual_and_loss(self, Z, y):
-        """Residual and summed loss (the sum accumulated in float64)."""
+        """Residual ``softmax(z_i) - onehot(y_i)`` and summed loss (the sum accumulated in float64)."""
         logp = torch.log_softmax(Z, dim=1)
         rows = torch.arange(len(y), device=Z.device)
         loss = -logp[rows, y].sum(dtype=torch.float64)
         P = logp.exp_()
         P[rows, y] -= 1.0
         return P, loss
-
-    def null_residual(self, y: torch.Tensor, n_classes: int) -> torch.Tensor:
-        """Residual of the intercept-only optimum: class frequencies minus one-hot labels."""
-        onehot = torch.nn.functional.one_hot(y, n_classes).to(torch.float64)
-        return onehot.mean(0, keepdim=True) - onehot
 
     def correct(self, Z: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
         """Number of correctly classified rows (a 0-dim tensor)."""

@@ -264,8 +264,7 @@ def _run(problem, config: PathConfig, classes, checkpoint_dir, progress, callbac
     grid = np.asarray(config.alphas) if config.alphas is not None else alpha_grid(alpha_max, config.n_alphas, config.eps)
     if grad_scale == 0:
         grad_scale = 1.0  # y is constant: every coefficient is zero at every alpha
-    state = _State.start(problem, config, b0, grid)
-    state.null_objective = null_objective
+    state = _State.start(problem, config, b0, grid, null_objective)
     if checkpoint_dir is not None and state.resume(checkpoint_dir, config, problem.fingerprint):
         grad = None  # recomputed at the checkpointed point
     lipschitz = problem.train.operator_norm_sq() if config.method != "saga" else math.nan
@@ -358,8 +357,9 @@ class _State:
     """The path so far (coefficients, intercepts, metric rows) and the solver state."""
 
     @classmethod
-    def start(cls, problem, config, b0, grid):
+    def start(cls, problem, config, b0, grid, null_objective):
         self = cls()
+        self.null_objective = null_objective  # F(0, b0): no alpha's optimum is above it
         self.W = torch.zeros(problem.k, problem.train.n_features, dtype=problem.dtype, device=problem.device)
         self.b = b0.clone()
         self.saga = SagaState.zeros(problem.train.n_samples, problem.k, problem.train.n_features,

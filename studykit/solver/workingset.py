@@ -28,7 +28,7 @@ import torch
 from .design import Design
 from .fista import fista
 from .owlqn import owlqn
-from .penalties import kkt_violation, penalty_value
+from .penalties import kkt_violation
 
 log = logging.getLogger(__name__)
 
@@ -114,9 +114,3 @@ def solve_working_set(design: Design, Y, datafit, W, b, alpha: float, l1_ratio: 
             inner_target /= 4  # the step-length proxy was too loose for this problem
             n_ws = max(n_ws // 2, 1)  # keep the working set's size for the next round
     return W, b, grad, SolveInfo(epochs, worst <= target, n_ws)
-
-
-def objective(design: Design, Y, datafit, W, b, alpha, l1_ratio) -> float:
-    """Penalized training objective ``F(W, b)`` in float64 (for tests and benchmarks)."""
-    Z = design.forward(W, b)
-    return float(datafit.loss_sum(Z, Y)) / design.n_samples + penalty_value(W, alpha, l1_ratio)
