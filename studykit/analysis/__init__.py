@@ -1,0 +1,1 @@
+"""Analysis of returned MTurk results: load, quality control, aggregation, study tables (no torch, no boto3)."""
