@@ -1,0 +1,134 @@
+"""Loading models: the shipped default CNNs, torchvision architectures with user weights, factories.
+
+A model is named by a spec string:
+
+``default:standard``, ``default:robust``
+    The embedded default CNNs for Fashion-MNIST (weights shipped in ``studykit/data/models``).
+``resnet50`` (any ``torchvision.models`` builder name) with a weights file
+    The file is a state dict, or a checkpoint dict holding one under ``state_dict`` or ``model``;
+    a ``module.`` prefix (DataParallel) is stripped.
+``package.module:function``
+    An importable factory called with no arguments that returns an ``nn.Module`` (optionally with a
+    weights file loaded into it as above).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import importlib
+import json
+from dataclasses import dataclass
+from importlib import resources
+from pathlib import Path
+
+import torch
+from torch import nn
+
+from .cnn import FashionCNN
+
+DEFAULT_MODELS = ("standard", "robust")
+
+
+@dataclass(frozen=True)
+class ModelSpec:
+    """What a loaded model is, for the feature store's ``meta.json``."""
+
+    spec: str
+    weights: str | None
+    weights_sha256: str | None
+    #: Input preprocessing the model expects beyond scaling pixels to [0, 1]: None, or per-channel
+    #: ``{"mean": [...], "std": [...]}`` to apply before the forward pass.
+    normalize: dict | None
+    #: Training facts and measured accuracies (the default models), else empty.
+    info: dict
+
+    def to_dict(self) -> dict:
+        return {"spec": self.spec, "weights": self.weights, "weights_sha256": self.weights_sha256,
+                "normalize": self.normalize, "info": self.info}
+
+
+IMAGENET_NORMALIZE = {"mean": [0.485, 0.456, 0.406], "std": [0.229, 0.224, 0.225]}
+
+
+def default_weights_path(name: str) -> Path:
+    """The shipped weights file of default model ``name`` (``standard`` or ``robust``)."""
+    if name not in DEFAULT_MODELS:
+        raise ValueError(f"unknown default model {name!r}; choose from {', '.join(DEFAULT_MODELS)}")
+    return Path(str(resources.files("studykit") / "data" / "models" / f"fashion_cnn_{name}.pt"))
+
+
+def load_default_model(name: str, device: str | torch.device = "cpu") -> tuple[nn.Module, ModelSpec]:
+    """The shipped default CNN ``name`` (``standard`` or ``robust``), in eval mode."""
+    path = default_weights_path(name)
+    checkpoint = torch.load(path, map_location="cpu", weights_only=True)
+    model = FashionCNN(len(checkpoint["classes"]), checkpoint["config"]["width"])
+    model.load_state_dict(checkpoint["state_dict"])
+    info = {k: checkpoint[k] for k in ("classes", "config", "metrics")}
+    spec = ModelSpec(f"default:{name}", str(path), _sha256(path), None, json.loads(json.dumps(info)))
+    return model.to(device).eval(), spec
+
+
+def load_model(spec: str, weights=None, device: str | torch.device = "cpu") -> tuple[nn.Module, ModelSpec]:
+    """Load the model named by ``spec`` (see the module docstring), in eval mode, on ``device``."""
+    if spec.startswith("default:"):
+        if weights is not None:
+            raise ValueError(f"{spec}: the default models bring their own weights; drop --weights")
+        return load_default_model(spec.split(":", 1)[1], device)
+    if ":" in spec:
+        model, normalize = _from_factory(spec), None
+    else:
+        model, normalize = _from_torchvision(spec), IMAGENET_NORMALIZE
+    if weights is not None:
+        _load_weights(model, Path(weights))
+    digest = _sha256(Path(weights)) if weights is not None else None
+    return model.to(device).eval(), ModelSpec(spec, None if weights is None else str(weights), digest,
+                                              normalize, {})
+
+
+def _from_torchvision(arch: str) -> nn.Module:
+    import torchvision
+
+    names = torchvision.models.list_models(module=torchvision.models)
+    if arch not in names:
+        raise ValueError(f"unknown model {arch!r}: not a torchvision architecture (e.g. resnet50, "
+                         f"vgg16, efficientnet_b0) nor a 'module:function' factory nor default:standard|robust")
+    return torchvision.models.get_model(arch, weights=None)
+
+
+def _from_factory(spec: str) -> nn.Module:
+    module_name, _, attr = spec.partition(":")
+    try:
+        factory = getattr(importlib.import_module(module_name), attr)
+    except (ImportError, AttributeError) as exc:
+        raise ValueError(f"cannot import model factory {spec!r}: {exc}") from None
+    model = factory()
+    if not isinstance(model, nn.Module):
+        raise ValueError(f"model factory {spec!r} returned {type(model).__name__}, not a torch nn.Module")
+    return model
+
+
+def _load_weights(model: nn.Module, path: Path) -> None:
+    if not path.is_file():
+        raise FileNotFoundError(f"{path}: weights file not found")
+    state = torch.load(path, map_location="cpu", weights_only=True)
+    if isinstance(state, dict):
+        for key in ("state_dict", "model"):
+            if isinstance(state.get(key), dict):
+                state = state[key]
+                break
+    if not isinstance(state, dict):
+        raise ValueError(f"{path}: expected a state dict (or a checkpoint dict with 'state_dict' or 'model')")
+    state = {k.removeprefix("module."): v for k, v in state.items()}
+    try:
+        model.load_state_dict(state)
+    except RuntimeError as exc:
+        first = str(exc).strip().splitlines()[0:2]
+        raise ValueError(f"{path}: weights do not fit the model ({' '.join(first)})") from None
+
+
+def _sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
