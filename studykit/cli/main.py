@@ -13,6 +13,7 @@ import click
 
 from studykit import __version__
 
+from .features import features
 from .solve import solve
 
 _LEVELS = {0: logging.WARNING, 1: logging.INFO}
@@ -36,4 +37,5 @@ def demo(out: Path) -> None:
                f"nothing was written to {out}.", err=True)
 
 
+main.add_command(features)
 main.add_command(solve)

@@ -11,7 +11,6 @@ the store again), ``checkpoint/`` while a fit is running, then ``layers/{sparse,
 
 from __future__ import annotations
 
-import contextlib
 import dataclasses
 import logging
 import shutil
@@ -20,22 +19,14 @@ from typing import NamedTuple
 
 import click
 
+from .common import user_errors
+
 log = logging.getLogger(__name__)
 
 CHECKPOINT_DIR = "checkpoint"
 LAYERS_DIR = "layers"
 ANALYSIS_DIR = "analysis"
 ACCURACY_METRICS = ("val_accuracy", "train_accuracy", "test_accuracy")
-
-
-@contextlib.contextmanager
-def _user_errors():
-    """Turn the library's errors about data and options into a one-line CLI error (exit code 1)."""
-    try:
-        yield
-    except (ValueError, FileNotFoundError, IndexError) as exc:
-        log.debug("command failed", exc_info=True)
-        raise click.ClickException(" ".join(str(exc).split())) from None
 
 
 @click.group(name="solve")
@@ -80,7 +71,7 @@ def path_command(features_dir: Path, out: Path, family: str, l1_ratio: float, n_
     from studykit.features import FeatureStore
     from studykit.solver import PathConfig
 
-    with _user_errors():
+    with user_errors():
         config = PathConfig(family=family, l1_ratio=l1_ratio, n_alphas=n_alphas, eps=eps, method=method,
                             stopping=stopping, tol=tol, lookbehind=lookbehind, max_epochs=max_epochs,
                             batch_size=batch_size, lr=lr, standardize=standardize, seed=seed, dtype=dtype)
@@ -185,7 +176,7 @@ def select_command(path_dir: Path, within: float, relative: bool, index: int | N
     from studykit.solver import PathResult
 
     sparse_path, dense_path = path_dir / LAYERS_DIR / "sparse.npz", path_dir / LAYERS_DIR / "dense.npz"
-    with _user_errors():
+    with user_errors():
         result = PathResult.load(path_dir)
         existing = [p for p in (sparse_path, dense_path) if p.exists()]
         if existing and not overwrite:

@@ -1,0 +1,159 @@
+"""What a feature store is extracted from: splits of images (in memory or files) and how rows map back.
+
+A :class:`SplitSource` wraps a map-style dataset whose items are ``(image, label)`` (image: a tensor
+of shape (C, H, W), uint8 or float in [0, 1]) and says where item ``i`` came from: an index into a
+named origin (``fashion-mnist:train``), and for files, the file's path relative to the dataset root.
+The store keeps that mapping (``{split}_index.npy``, ``{split}_sources.jsonl``) so a HIT can show
+the image behind any row (:mod:`studykit.features.images`).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Sequence
+
+import numpy as np
+import torch
+from torch.utils.data import Dataset
+
+from studykit.datasets import ImageArrays, load_default
+
+
+class ArrayDataset(Dataset):
+    """:class:`~studykit.datasets.ImageArrays` as a torch dataset of ``(uint8 tensor (C, H, W), label)``."""
+
+    def __init__(self, arrays: ImageArrays):
+        self.arrays = arrays
+
+    def __len__(self) -> int:
+        return len(self.arrays)
+
+    def __getitem__(self, i: int):
+        image = torch.from_numpy(np.ascontiguousarray(self.arrays.images[i]))
+        image = image[None] if image.dim() == 2 else image.permute(2, 0, 1)
+        return image, int(self.arrays.labels[i])
+
+
+@dataclass
+class SplitSource:
+    """One split to extract.
+
+    Attributes
+    ----------
+    dataset : map-style dataset of ``(image, label)``
+    origin : str, where items come from (``fashion-mnist:train``, ``folder:/data/imagenet/train``, ...)
+    positions : ndarray of int64, shape (len(dataset),), or None
+        Index in ``origin`` of each dataset item (None: the item's own position).
+    paths : sequence of str, or None
+        For file-backed datasets, each item's file path relative to ``root``.
+    root : str or None, the folder ``paths`` are relative to.
+    """
+
+    dataset: Dataset
+    origin: str
+    positions: np.ndarray | None = None
+    paths: Sequence[str] | None = None
+    root: str | None = None
+
+    def origin_index(self, positions: np.ndarray) -> np.ndarray:
+        return positions if self.positions is None else self.positions[positions]
+
+    def describe_failure(self, position: int, error: str) -> dict:
+        where = self.paths[position] if self.paths is not None else f"{self.origin}#{position}"
+        return {"item": int(position), "path": where, "error": error}
+
+    def sources_file(self, split: str) -> str | None:
+        return f"{split}_sources.jsonl" if self.paths is not None else None
+
+
+def write_sources(out_dir: Path, split: str, source: SplitSource) -> None:
+    """Write ``{split}_sources.jsonl`` (one JSON string per kept row) for file-backed splits."""
+    name = source.sources_file(split)
+    if name is None:
+        return
+    index = np.load(Path(out_dir) / f"{split}_index.npy", mmap_mode="r")
+    if source.positions is None:
+        by_origin = source.paths
+    else:
+        by_origin = {int(o): p for o, p in zip(source.positions, source.paths)}
+    tmp = Path(out_dir) / (name + ".tmp")
+    with open(tmp, "w", encoding="utf-8") as handle:
+        for origin_index in index:
+            handle.write(json.dumps(by_origin[int(origin_index)]) + "\n")
+    os.replace(tmp, Path(out_dir) / name)
+
+
+def split_indices(n: int, val_fraction: float, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """A seeded random split of ``range(n)`` into (train, val) index arrays, each sorted."""
+    if not 0 <= val_fraction < 1:
+        raise ValueError(f"val_fraction must be in [0, 1), got {val_fraction}")
+    order = np.random.default_rng(seed).permutation(n)
+    n_val = int(round(val_fraction * n))
+    return np.sort(order[n_val:]), np.sort(order[:n_val])
+
+
+def default_splits(val_fraction: float = 0.1, seed: int = 0, limit: int | None = None,
+                   data_dir=None) -> tuple[dict[str, SplitSource], tuple[str, ...], dict, str | None]:
+    """The embedded default's train/val/test splits (val drawn from Fashion-MNIST's training set).
+
+    ``limit`` keeps the first ``limit`` items of each split (for tests and quick demos).
+
+    Returns
+    -------
+    splits, classes, dataset_info (for meta.json), notice (None unless the digits fallback is used)
+    """
+    train, notice = load_default("train", data_dir)
+    test, _ = load_default("test", data_dir)
+    train_idx, val_idx = split_indices(len(train), val_fraction, seed)
+    parts = {"train": (train, train_idx), "val": (train, val_idx), "test": (test, np.arange(len(test)))}
+    splits = {}
+    for name, (arrays, idx) in parts.items():
+        idx = idx[:limit] if limit is not None else idx
+        if len(idx) == 0:
+            continue
+        splits[name] = SplitSource(ArrayDataset(arrays.subset(idx)), arrays.name, positions=idx)
+    info = {"name": train.name.split(":")[0], "val_fraction": val_fraction, "seed": seed, "limit": limit,
+            "notice": notice}
+    return splits, train.classes, info, notice
+
+
+def folder_splits(root, transform, val_fraction: float = 0.1,
+                  seed: int = 0) -> tuple[dict[str, SplitSource], tuple[str, ...], dict]:
+    """Splits from an image folder ``root`` with ``train/`` and optionally ``val/`` and ``test/``.
+
+    Each split folder is laid out as torchvision's ``ImageFolder`` (one subfolder per class). When
+    there is no ``val/``, a seeded ``val_fraction`` of ``train/`` is held out as validation.
+    """
+    from torchvision.datasets import ImageFolder
+
+    root = Path(root)
+    if not (root / "train").is_dir():
+        raise FileNotFoundError(f"{root}: expected a folder with train/ (and optionally val/, test/), each "
+                                f"holding one subfolder of images per class")
+    folders = {name: ImageFolder(str(root / name), transform=transform)
+               for name in ("train", "val", "test") if (root / name).is_dir()}
+    classes = tuple(folders["train"].classes)
+    for name, folder in folders.items():
+        if tuple(folder.classes) != classes:
+            raise ValueError(f"{root / name}: its class folders {folder.classes} differ from train/'s {list(classes)}")
+    splits = {}
+    for name, folder in folders.items():
+        paths = [os.path.relpath(p, root) for p, _ in folder.samples]
+        splits[name] = SplitSource(folder, f"folder:{root.resolve() / name}", paths=paths, root=str(root.resolve()))
+    if "val" not in folders:
+        train = splits["train"]
+        train_idx, val_idx = split_indices(len(train.dataset), val_fraction, seed)
+        splits["train"], splits["val"] = (_subset(train, train_idx), _subset(train, val_idx))
+    info = {"name": f"folder:{root.resolve()}", "val_fraction": val_fraction if "val" not in folders else None,
+            "seed": seed}
+    return dict(sorted(splits.items(), key=lambda kv: ("train", "val", "test").index(kv[0]))), classes, info
+
+
+def _subset(source: SplitSource, indices: np.ndarray) -> SplitSource:
+    from torch.utils.data import Subset
+
+    return SplitSource(Subset(source.dataset, indices.tolist()), source.origin, positions=indices,
+                       paths=[source.paths[i] for i in indices], root=source.root)
