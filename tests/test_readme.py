@@ -20,7 +20,7 @@ def workflow_blocks():
 def test_readme_workflow_runs(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     blocks = workflow_blocks()
-    assert [lang for lang, _ in blocks] == ["python", "bash", "bash", "python"]
+    assert [lang for lang, _ in blocks] == ["bash", "python", "bash", "bash", "python"]
     runner = CliRunner()
     for lang, code in blocks:
         if lang == "python":
@@ -31,6 +31,8 @@ def test_readme_workflow_runs(tmp_path, monkeypatch):
             assert args[0] == "studykit"
             result = runner.invoke(main, args[1:], catch_exceptions=False)
             assert result.exit_code == 0, result.output
+    assert (tmp_path / "features" / "dense_layer.npz").exists()
+    assert (tmp_path / "my-features" / "meta.json").exists()
     assert (tmp_path / "path" / "path.npz").exists()
     assert (tmp_path / "path" / "layers" / "sparse.npz").exists()
     assert (tmp_path / "sparse.npz").exists()

