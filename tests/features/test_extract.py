@@ -97,3 +97,15 @@ def test_refuses_to_mix_extractions_or_overwrite_a_store(tiny_net, splits, tmp_p
         _extract(tiny_net, crashing, tmp_path / "partial", layer="conv")
     _extract(tiny_net, splits, tmp_path / "fs", overwrite=True, layer="conv")
     assert FeatureStore.open(tmp_path / "fs").meta["layer"] == "conv"
+
+
+def test_tf32_is_off_during_extraction_and_restored_after(tiny_net, splits, tmp_path):
+    seen = []
+    tiny_net.conv.register_forward_hook(lambda *_: seen.append(torch.backends.cudnn.allow_tf32))
+    saved = torch.backends.cudnn.allow_tf32
+    torch.backends.cudnn.allow_tf32 = True
+    try:
+        _extract(tiny_net, splits, tmp_path / "fs")
+        assert seen and not any(seen) and torch.backends.cudnn.allow_tf32
+    finally:
+        torch.backends.cudnn.allow_tf32 = saved
