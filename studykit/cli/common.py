@@ -15,6 +15,6 @@ def user_errors():
     """Turn the library's errors about data and options into a one-line CLI error (exit code 1)."""
     try:
         yield
-    except (ValueError, FileNotFoundError, FileExistsError, IndexError) as exc:
+    except (ValueError, FileNotFoundError, FileExistsError, NotADirectoryError, IndexError) as exc:
         log.debug("command failed", exc_info=True)
         raise click.ClickException(" ".join(str(exc).split())) from None

@@ -14,6 +14,7 @@ import click
 from studykit import __version__
 
 from .features import features
+from .analysis import analyze, plan, simulate
 from .solve import solve
 
 _LEVELS = {0: logging.WARNING, 1: logging.INFO}
@@ -39,3 +40,6 @@ def demo(out: Path) -> None:
 
 main.add_command(features)
 main.add_command(solve)
+main.add_command(analyze)
+main.add_command(simulate)
+main.add_command(plan)
