@@ -15,6 +15,7 @@ from studykit import __version__
 
 from .features import features
 from .analysis import analyze, plan, simulate
+from .mturk import mturk
 from .solve import solve
 
 _LEVELS = {0: logging.WARNING, 1: logging.INFO}
@@ -40,6 +41,7 @@ def demo(out: Path) -> None:
 
 main.add_command(features)
 main.add_command(solve)
+main.add_command(mturk)
 main.add_command(analyze)
 main.add_command(simulate)
 main.add_command(plan)
