@@ -7,7 +7,7 @@ configuration, measured test accuracies clean and under L2 PGD) and ``fashion_cn
 Seeded: the same device and library versions give the same weights.
 
 Robust model: L2 PGD with eps = 1.0 in [0, 1] pixel space, 7 steps of 2.5*eps/7. A 28x28 Fashion-MNIST
-image has an L2 norm of about 10 (mean over the training set), so eps = 1.0 moves it by ~10% of its
+image has an L2 norm of about 12 (mean over the training set), so eps = 1.0 moves it by ~8% of its
 norm, a budget that visibly changes strokes and textures but not the garment's class (eps = 2-3 starts
 to erase the class for humans at this size). 7 steps is the robustness library's usual count for L2
 training; evaluation uses 20 steps, a stronger attack than training saw.
