@@ -127,8 +127,8 @@ def _rank_figure(ranks: pd.DataFrame) -> ReportFigure:
     groups = ordered_groups(ranks["group"])
     width = 0.8 / max(len(groups), 1)
     for i, group in enumerate(groups):
-        part = ranks[ranks["group"] == group].set_index("rank").reindex([1, 2, 3], fill_value=0)
-        ax.bar(np.arange(1, 4) + (i - (len(groups) - 1) / 2) * width, 100 * part["share"], width, label=group)
+        share = ranks.loc[ranks["group"] == group].set_index("rank")["share"].reindex([1, 2, 3], fill_value=0.0)
+        ax.bar(np.arange(1, 4) + (i - (len(groups) - 1) / 2) * width, 100 * share.to_numpy(), width, label=group)
     ax.axhline(100 / 3, color="gray", linestyle="--", linewidth=1, label="chance")
     ax.set(xlabel="rank of the selected image (1 = highest target probability)", ylabel="tasks (%)",
            xticks=[1, 2, 3])

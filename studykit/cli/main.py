@@ -17,6 +17,7 @@ from .features import features
 from .analysis import analyze, plan, simulate
 from .mturk import mturk
 from .solve import solve
+from .tasks import preview, tasks
 
 _LEVELS = {0: logging.WARNING, 1: logging.INFO}
 
@@ -45,3 +46,5 @@ main.add_command(mturk)
 main.add_command(analyze)
 main.add_command(simulate)
 main.add_command(plan)
+main.add_command(tasks)
+main.add_command(preview)

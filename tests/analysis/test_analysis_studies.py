@@ -107,3 +107,11 @@ def test_report_folder_refuses_to_overwrite(tmp_path):
 def test_estimate_settings_validate():
     with pytest.raises(ValueError, match="interval"):
         EstimateSettings(interval="normal")
+
+
+def test_rank_figure_when_a_rank_never_occurs():
+    ranks = pd.DataFrame({"group": pd.array(["dense", "sparse"], dtype="string"), "rank": [1, 3],
+                          "tasks": [4, 2], "share": [1.0, 1.0]})
+    figure = simulatability._rank_figure(ranks)       # ranks 2 (and 2, 3 / 1, 2) are absent: bars of 0
+    heights = [bar.get_height() for bar in figure.figure.axes[0].patches]
+    assert heights == [100.0, 0.0, 0.0, 0.0, 0.0, 100.0]

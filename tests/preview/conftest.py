@@ -1,0 +1,35 @@
+import sys
+import threading
+from pathlib import Path
+
+import pytest
+
+# The preview tests build batches with the task builder's test inputs (tests/tasks/tasks_inputs_factory.py).
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tasks"))
+
+from tasks_inputs_factory import make_inputs, small_spec  # noqa: E402
+
+from studykit.preview import PreviewServer  # noqa: E402
+from studykit.tasks import STUDIES, build_batch  # noqa: E402
+
+
+@pytest.fixture(scope="module")
+def preview_batches(tmp_path_factory):
+    """One small batch folder per study."""
+    root = tmp_path_factory.mktemp("preview")
+    inputs = make_inputs(root / "inputs")
+    return {study: build_batch(small_spec(study, inputs), root / study) for study in STUDIES}
+
+
+@pytest.fixture(scope="module")
+def servers(preview_batches):
+    """A running PreviewServer per study, shut down after the module."""
+    running = {}
+    for study, batch in preview_batches.items():
+        server = PreviewServer(batch)
+        threading.Thread(target=server.serve_forever, daemon=True).start()
+        running[study] = server
+    yield running
+    for server in running.values():
+        server.shutdown()
+        server.server_close()
