@@ -37,6 +37,8 @@ def features() -> None:
               help="How (n, C, H, W) activations become vectors.")
 @click.option("--image-size", type=int, default=None,
               help="Input size for folder data [default: 28 for the default CNNs, 224 otherwise].")
+@click.option("--grayscale", is_flag=True,
+              help="Feed folder images as 1 channel [default: for the default CNNs only; RGB otherwise].")
 @click.option("--val-fraction", type=float, default=0.1, show_default=True,
               help="Share of train held out as val when the data has no val split.")
 @click.option("--seed", type=int, default=0, show_default=True)
@@ -45,7 +47,7 @@ def features() -> None:
 @_BATCH
 @_LIMIT
 @_OVERWRITE
-def extract(model_spec, weights, data, out, layer, pool, image_size, val_fraction, seed, num_workers,
+def extract(model_spec, weights, data, out, layer, pool, image_size, grayscale, val_fraction, seed, num_workers,
             device, batch_size, limit, overwrite) -> None:
     """Extract features of MODEL over DATA into OUT (resumes an interrupted run in OUT)."""
     with user_errors():
@@ -64,7 +66,7 @@ def extract(model_spec, weights, data, out, layer, pool, image_size, val_fractio
                 click.echo(f"notice: {notice}", err=True)
         else:
             size = image_size or (28 if is_default else 224)
-            transform = image_transform(size, 1 if is_default else 3)
+            transform = image_transform(size, 1 if is_default or grayscale else 3)
             splits, classes, info = folder_splits(data, transform, val_fraction, seed)
             if limit is not None:
                 splits = {k: _first(v, limit) for k, v in splits.items()}

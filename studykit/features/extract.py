@@ -200,6 +200,7 @@ def _image_batches(model, source: SplitSource, capture: _Capture, config: Extrac
             continue
         x = images.to(device)
         x = x.float() / 255.0 if x.dtype == torch.uint8 else x.float()
+        state.input_shape = list(x.shape[1:])
         if mean is not None:
             x = (x - mean) / std
         output = model(x)
@@ -241,8 +242,9 @@ def _meta(run: Progress, splits, classes, model_info, dataset_info, layer: str, 
                             "index": f"{split}_index.npy", "sources": source.sources_file(split),
                             "logits": f"{split}_logits.npy" if state.n_outputs is not None else None,
                             "failed": state.failed}
-    n_features = run.splits[next(iter(splits))].n_features
-    return {"n_features": n_features, "classes": list(classes), "model": model_info, "layer": layer,
+    first = run.splits[next(iter(splits))]
+    return {"n_features": first.n_features, "input_shape": first.input_shape, "classes": list(classes),
+            "model": model_info, "layer": layer,
             "pool": config.pool, "dataset": dataset_info, "splits": per_split,
             "extract": {k: v for k, v in asdict(config).items() if k != "overwrite"},
             "studykit_version": __version__, "created": datetime.now(timezone.utc).isoformat(timespec="seconds")}

@@ -34,6 +34,8 @@ class SplitState:
     n_outputs: int | None = None
     failed: list = field(default_factory=list)
     complete: bool = False
+    #: Shape (C, H, W) of one input as the model received it (images only).
+    input_shape: list | None = None
 
     @classmethod
     def from_dict(cls, data: dict) -> "SplitState":
@@ -41,7 +43,8 @@ class SplitState:
 
     def to_dict(self) -> dict:
         return {"n_items": self.n_items, "done": self.done, "rows": self.rows, "n_features": self.n_features,
-                "n_outputs": self.n_outputs, "failed": self.failed, "complete": self.complete}
+                "n_outputs": self.n_outputs, "failed": self.failed, "complete": self.complete,
+                "input_shape": self.input_shape}
 
 
 class Progress:

@@ -140,11 +140,28 @@ def _load_weights(model: nn.Module, path: Path) -> None:
     if not isinstance(state, dict):
         raise ValueError(f"{path}: expected a state dict (or a checkpoint dict with 'state_dict' or 'model')")
     state = {k.removeprefix("module."): v for k, v in state.items()}
+    _fit_final_linear(model, state)
     try:
         model.load_state_dict(state)
     except RuntimeError as exc:
         first = str(exc).strip().splitlines()[0:2]
         raise ValueError(f"{path}: weights do not fit the model ({' '.join(first)})") from None
+
+
+def _fit_final_linear(model: nn.Module, state: dict) -> None:
+    """Resize the model's last ``nn.Linear`` to the checkpoint's number of classes (a network fine-tuned
+    on your classes), so ``resnet50`` with a 10-class checkpoint loads without naming the count."""
+    linears = [(name, m) for name, m in model.named_modules() if isinstance(m, nn.Linear)]
+    if not linears:
+        return
+    name, linear = linears[-1]
+    weight = state.get(f"{name}.weight")
+    if weight is None or weight.dim() != 2 or weight.shape[1] != linear.in_features \
+            or weight.shape[0] == linear.out_features:
+        return
+    parent = model.get_submodule(name.rpartition(".")[0]) if "." in name else model
+    setattr(parent, name.rpartition(".")[2], nn.Linear(linear.in_features, weight.shape[0],
+                                                        bias=linear.bias is not None))
 
 
 def _sha256(path: Path) -> str:

@@ -29,6 +29,7 @@ def test_broken_images_are_reported_and_rows_map_back_to_files(image_root, tmp_p
     assert classes == ("cat", "dog") and set(splits) == {"train", "val", "test"}
     store = extract_features(tiny_net, splits, tmp_path / "fs", classes=classes, model_info={"spec": "tiny"},
                              dataset_info=info, config=ExtractConfig(batch_size=3), progress=False)
+    assert store.meta["input_shape"] == [1, 12, 12]                   # what the model was given
     failed = [f for s in store.meta["splits"].values() for f in s["failed"]]
     assert [f["path"] for f in failed] == ["train/dog/2_broken.png"]
     assert "UnidentifiedImageError" in failed[0]["error"] or "cannot identify" in failed[0]["error"]

@@ -58,6 +58,10 @@ def test_torchvision_architecture_with_a_user_checkpoint(tmp_path):
     assert torch.equal(model.fc.weight, reference.fc.weight) and spec.normalize["mean"][0] == 0.485
     with pytest.raises(ValueError, match="weights do not fit the model"):
         load_model("resnet34", tmp_path / "w.pt")
+    tuned = torchvision.models.get_model("resnet18", weights=None, num_classes=7)   # fine-tuned on 7 classes
+    torch.save(tuned.state_dict(), tmp_path / "tuned.pt")
+    model, _ = load_model("resnet18", tmp_path / "tuned.pt")
+    assert model.fc.out_features == 7 and torch.equal(model.fc.bias, tuned.fc.bias)
     with pytest.raises(ValueError, match="not a torchvision architecture"):
         load_model("resnet51")
 

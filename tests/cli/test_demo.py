@@ -1,0 +1,79 @@
+"""End to end on the real embedded data: ``studykit demo --mturk-local`` at small scale.
+
+Asserts on the artifacts, not only the exit code: the stores, layers, batches, simulated and fetched
+results and reports exist, parse and agree in their counts, and the reports recover the simulator's
+parameters within their intervals.
+"""
+
+import json
+
+import numpy as np
+import pandas as pd
+import pytest
+from click.testing import CliRunner
+
+from studykit.analysis.simulate import AnnotatorModel
+from studykit.cli import main
+from studykit.features import FeatureStore
+from studykit.solver.layers import DecisionLayer
+
+STUDIES = ("simulatability", "spurious", "misclassification")
+
+
+@pytest.fixture(scope="module")
+def demo(tmp_path_factory):
+    out = tmp_path_factory.mktemp("demo")
+    result = CliRunner().invoke(main, ["demo", "--out", str(out), "--limit", "1500", "--n-alphas", "12",
+                                       "--mturk-local"], catch_exceptions=False)
+    assert result.exit_code == 0, result.output
+    return out, result.output
+
+
+def test_stores_and_layers(demo):
+    out, output = demo
+    for model in ("standard", "robust"):
+        store = FeatureStore.open(out / "features" / model)
+        assert store.meta["splits"]["test"]["rows"] == 1500 and store.meta["model"]["spec"] == f"default:{model}"
+        X, y = store.split("test")
+        dense = DecisionLayer.load(out / "paths" / model / "layers" / "dense.npz")
+        sparse = DecisionLayer.load(out / "paths" / model / "layers" / "sparse.npz")
+        assert (sparse.weight != 0).sum() < (dense.weight != 0).sum() / 5
+        accuracy = float((sparse.predict(np.asarray(X)) == y).mean())
+        assert accuracy > 0.6
+        assert f"{model:8s} sparse accuracy {accuracy:.3f}" in output
+        assert (out / "paths" / model / "analysis").is_dir()
+    assert len(list((out / "feature-images" / "fv").glob("feature_*.png"))) > 10
+    assert len(list((out / "feature-images" / "lime").glob("feature_*.png"))) > 3
+
+
+@pytest.mark.parametrize("study", STUDIES)
+def test_batches_results_and_reports_agree(demo, study):
+    out, _ = demo
+    batch = out / "batches" / study
+    manifest = json.loads((batch / "manifest.json").read_text())
+    tasks = pd.read_csv(batch / "tasks.csv")
+    assert manifest["n_hits"] == len(tasks) == len(list((batch / "hits").glob("*.xml"))) > 0
+    simulated = pd.read_csv(batch / "results" / "simulated.csv")
+    assert len(simulated) == manifest["n_hits"] * manifest["hit"]["max_assignments"]
+    fetched = pd.read_csv(out / "mturk-local" / study / "results" / "mturk-local.csv")
+    assert len(fetched) == len(simulated) and fetched["AssignmentStatus"].eq("Submitted").all()
+    for name in ("qc_summary.csv",) + (("table25.csv",) if study == "simulatability" else ()):
+        local = pd.read_csv(out / "reports-mturk-local" / study / name)
+        pd.testing.assert_frame_equal(local, pd.read_csv(out / "reports" / study / name))   # boto3 lost nothing
+    assert (out / "reports" / study / "report.md").read_text().startswith("#")
+
+
+def test_simulatability_report_recovers_the_simulated_accuracy(demo):
+    out, _ = demo
+    model = AnnotatorModel.for_study("simulatability")
+    table = pd.read_csv(out / "reports" / "simulatability" / "annotation_accuracy.csv").set_index("group")
+    for layer in ("dense", "sparse"):
+        expected = (1 - model.spammer_share) * model.accuracy[layer] + model.spammer_share / 3
+        assert table.loc[layer, "ci_low"] <= expected <= table.loc[layer, "ci_high"]
+
+
+def test_rerun_reuses_finished_stages(demo):
+    out, _ = demo
+    result = CliRunner().invoke(main, ["demo", "--out", str(out), "--limit", "1500", "--n-alphas", "12"])
+    assert result.exit_code == 0, result.output
+    assert result.output.count("done before, reused") >= 13
