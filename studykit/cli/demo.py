@@ -189,7 +189,7 @@ def _mturk_local(ctx, out: Path, **_) -> None:
                 ctx.invoke(host, batch_dir=batch, base_url=f"https://assets.studykit-demo.invalid/{study}")
                 results = batch / "results" / "mturk-local.csv"
                 ctx.invoke(post, batch_dir=batch, endpoint_url=server.endpoint_url, yes=True)
-                submitted = _work(server, batch)
+                submitted = submit_simulated_work(server, batch)
                 click.echo(f"  {study}: {submitted} simulated assignments submitted to the local server")
                 ctx.invoke(fetch, batch_dir=batch, endpoint_url=server.endpoint_url, yes=True, out=results)
                 ctx.invoke(analyze, results=results, batch=batch, out=out / "reports-mturk-local" / study,
@@ -199,8 +199,9 @@ def _mturk_local(ctx, out: Path, **_) -> None:
             os.environ.pop(key) if value is None else os.environ.__setitem__(key, value)
 
 
-def _work(server, batch: Path) -> int:
-    """Simulated workers (the analysis' annotator model) submit every assignment of the batch's HITs."""
+def submit_simulated_work(server, batch: Path) -> int:
+    """Simulated workers (the analysis' annotator model, seed 0) submit every assignment of the HITs
+    that ``batch`` has on the local MTurk server ``server``; returns the number submitted."""
     from studykit.analysis.batch import read_batch
     from studykit.analysis.simulate import AnnotatorModel, simulated_rows
     from studykit.mturk.ledger import Ledger

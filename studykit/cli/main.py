@@ -7,13 +7,14 @@ the solver are imported inside the commands that need them.
 from __future__ import annotations
 
 import logging
-from pathlib import Path
 
 import click
 
 from studykit import __version__
 
+from .demo import demo
 from .features import features
+from .interpret import interpret
 from .analysis import analyze, plan, simulate
 from .mturk import mturk
 from .solve import solve
@@ -31,20 +32,13 @@ def main(verbose: int) -> None:
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s", datefmt="%H:%M:%S")
 
 
-@main.command()
-@click.option("--out", type=click.Path(file_okay=False, path_type=Path), default=Path("studykit-demo"),
-              show_default=True, help="Folder for the demo's artifacts.")
-def demo(out: Path) -> None:
-    """Run the whole pipeline on the embedded default dataset (not built yet)."""
-    click.echo(f"studykit demo: the end-to-end demo is not built yet (it lands with the end-to-end issue); "
-               f"nothing was written to {out}.", err=True)
-
-
+main.add_command(demo)
 main.add_command(features)
 main.add_command(solve)
 main.add_command(mturk)
 main.add_command(analyze)
 main.add_command(simulate)
 main.add_command(plan)
+main.add_command(interpret)
 main.add_command(tasks)
 main.add_command(preview)

