@@ -38,6 +38,11 @@ class FeatureModel(nn.Module):
         How a ``(n, C, H, W)`` activation map becomes a vector (spatial mean, or flattening).
     input_shape : tuple (C, H, W)
         The image shape the model was run on; used by callers that synthesize images.
+
+    Notes
+    -----
+    The feature layer gets a forward hook that stays registered as long as ``model`` lives: wrap a
+    model in one FeatureModel, not several.
     """
 
     def __init__(self, model: nn.Module, layer: str | None = None, *, normalize: dict | None = None,
