@@ -99,12 +99,6 @@ def test_cli_import_is_cheap():
     subprocess.run([sys.executable, "-c", code], check=True)
 
 
-def test_demo_is_announced_but_not_built(tmp_path):
-    result = ok("demo", "--out", tmp_path / "demo")
-    assert "not built yet" in result.stderr
-    assert not (tmp_path / "demo").exists()
-
-
 def test_path_artifacts(fitted):
     assert (fitted.path / "path.npz").is_file()
     assert not (fitted.path / "checkpoint").exists()
