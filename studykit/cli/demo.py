@@ -90,14 +90,14 @@ def _paths(ctx, out: Path, *, n_alphas: int, **_) -> None:
             ctx.invoke(select_command, path_dir=path)
 
 
-def _study_features(out: Path) -> list[int]:
-    """Every feature the robust model's dense or sparse layer gives a positive weight (what batches show)."""
+def _positive_features(out: Path, layers: tuple[str, ...]) -> list[int]:
+    """The features that the robust model's ``layers`` give a positive weight for some class."""
     import numpy as np
 
     from studykit.solver.layers import DecisionLayer
 
     used = set()
-    for layer in ("dense", "sparse"):
+    for layer in layers:
         weight = DecisionLayer.load(out / "paths" / STUDY_MODEL / "layers" / f"{layer}.npz").weight
         used.update(np.flatnonzero((weight > 0).any(axis=0)).tolist())
     return sorted(used)
@@ -112,28 +112,19 @@ def _feature_images(ctx, out: Path, **_) -> None:
     if _done(folder / "DONE", "feature visualizations") and _done(lime_folder / "DONE", "LIME images"):
         return
     store = FeatureStore.open(out / "features" / STUDY_MODEL)
-    features = _study_features(out)
+    features = _positive_features(out, ("dense", "sparse"))   # what the batches can show
     cache = out / "feature-images" / "cache"
     with user_errors():
         fv = FeatureImageProvider(store, "fv", cache_dir=cache, fv_config=PixelConfig(), batch_size=128,
                                   progress=True)
         write_feature_folder(fv, features, folder)
-        sparse = _sparse_features(out)
+        sparse = _positive_features(out, ("sparse",))
         lime = FeatureImageProvider(store, "lime", cache_dir=cache, progress=True)
         write_feature_folder(lime, sparse, lime_folder)
     for target, n in ((folder, len(features)), (lime_folder, len(sparse))):
         (target / "DONE").write_text(f"{n} features\n")
     click.echo(f"  {len(features)} feature visualizations in {folder}; LIME images of the sparse layer's "
                f"{len(sparse)} features in {lime_folder}")
-
-
-def _sparse_features(out: Path) -> list[int]:
-    import numpy as np
-
-    from studykit.solver.layers import DecisionLayer
-
-    weight = DecisionLayer.load(out / "paths" / STUDY_MODEL / "layers" / "sparse.npz").weight
-    return np.flatnonzero((weight > 0).any(axis=0)).tolist()
 
 
 def _spec_text(out: Path, study: str) -> str:
@@ -196,7 +187,10 @@ def _mturk_local(ctx, out: Path, **_) -> None:
                            salt="studykit-demo", overwrite=True)
     finally:
         for key, value in saved.items():
-            os.environ.pop(key) if value is None else os.environ.__setitem__(key, value)
+            if value is None:
+                os.environ.pop(key)
+            else:
+                os.environ[key] = value
 
 
 def submit_simulated_work(server, batch: Path) -> int:
