@@ -29,16 +29,16 @@ def check_overwrite(path: str | os.PathLike, overwrite: bool, *, what: str = "fi
 
 
 @contextlib.contextmanager
-def atomic_path(path: str | os.PathLike, *, overwrite: bool = True) -> Iterator[Path]:
+def atomic_path(path: str | os.PathLike, *, overwrite: bool = True, suffix: str = ".tmp") -> Iterator[Path]:
     """A temporary path beside ``path``; on a clean exit it is fsynced and renamed onto ``path``.
 
     On an exception the temporary file is removed and ``path`` is left as it was. The parent folder
     is created when missing. With ``overwrite=False`` an existing ``path`` raises ``FileExistsError``
-    before anything is written.
+    before anything is written. ``suffix`` ends the temporary name (``.gz`` for readers that look at it).
     """
     path = check_overwrite(path, overwrite)
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    fd, name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=suffix, dir=path.parent)
     os.close(fd)
     tmp = Path(name)
     try:
