@@ -119,12 +119,15 @@ def read_table(path: str | os.PathLike) -> pd.DataFrame:
     with path.open(newline="", encoding="utf-8-sig") as handle:
         reader = csv.reader(handle)
         header = next(reader, None) or []
-        rows = list(reader)
+        rows = []
+        for row in reader:
+            if len(row) > len(header):
+                raise ValueError(f"{path}: line {reader.line_num} has {len(row)} cells but the header has "
+                                 f"{len(header)}")
+            if row:                                      # blank lines are skipped, as pandas does
+                rows.append(row)
     if "task_id" not in header:
         raise ValueError(f"{path}: missing column task_id (columns: {header})")
-    for number, row in enumerate(rows, 2):
-        if len(row) > len(header):
-            raise ValueError(f"{path}: line {number} has {len(row)} cells but the header has {len(header)}")
     table = pd.DataFrame([row + [""] * (len(header) - len(row)) for row in rows], columns=header, dtype=str)
     duplicated = table["task_id"][table["task_id"].duplicated()]
     if len(duplicated):

@@ -9,7 +9,7 @@ import pytest
 from studykit import _io
 from studykit.analysis.plan import PlanConfig, plan_study, study_cost
 from studykit.analysis.simulate import AnnotatorModel
-from studykit.formats.batch import read_batch, read_manifest
+from studykit.formats.batch import read_batch, read_manifest, read_table
 from studykit.formats.fees import batch_cost, estimate_cost
 from studykit.formats.hit import HITSettings
 from studykit.formats.studies import STUDIES, STUDY_NAMES, study_schema
@@ -122,3 +122,12 @@ def test_writers_refuse_to_overwrite_unless_asked(tmp_path):
     assert path.read_bytes() == b"x" and sorted(os.listdir(path.parent)) == ["m.json"]
     _io.write_text(tmp_path / "crlf.txt", "a\r\nb\r\n")
     assert (tmp_path / "crlf.txt").read_bytes() == b"a\r\nb\r\n"
+
+
+def test_read_table_skips_blank_lines_and_names_ragged_rows(tmp_path):
+    path = tmp_path / "tasks.csv"
+    path.write_text("task_id,a\nt0,x\n\nt1,y\n")
+    assert read_table(path)["task_id"].tolist() == ["t0", "t1"]
+    path.write_text("task_id,a\nt0,x\nt1,y,z\n")
+    with pytest.raises(ValueError, match="tasks.csv: line 3 has 3 cells"):
+        read_table(path)
