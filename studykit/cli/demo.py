@@ -197,8 +197,8 @@ def _mturk_local(ctx, out: Path, **_) -> None:
 def submit_simulated_work(server, batch: Path) -> int:
     """Simulated workers (the analysis' annotator model, seed 0) submit every assignment of the HITs
     that ``batch`` has on the local MTurk server ``server``; returns the number submitted."""
-    from studykit.formats.batch import read_batch
     from studykit.analysis.simulate import AnnotatorModel, simulated_rows
+    from studykit.formats.batch import read_batch
     from studykit.mturk.ledger import Ledger
 
     with Ledger(batch, server.endpoint_url) as ledger:
