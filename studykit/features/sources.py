@@ -202,7 +202,9 @@ def folder_splits(root, transform, val_fraction: float = 0.1, seed: int = 0, lab
     if "val" not in dirs:
         train = splits["train"]
         train_idx, val_idx = split_indices(len(train.dataset), val_fraction, seed)
-        splits["train"], splits["val"] = (_subset(train, train_idx), _subset(train, val_idx))
+        splits["train"] = _subset(train, train_idx)
+        if len(val_idx):
+            splits["val"] = _subset(train, val_idx)
     info = {"name": f"folder:{root.resolve()}", "val_fraction": val_fraction if "val" not in dirs else None,
             "seed": seed, "labels": [str(p) for p in labels] or None,
             "class_names": None if class_names is None else str(class_names),
