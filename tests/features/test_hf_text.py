@@ -155,3 +155,8 @@ def test_a_folder_with_train_and_test_files_and_meta(tmp_path):
     assert meta["model"]["info"]["architecture"] == "BertForSequenceClassification"
     assert row_source(store, "test", 0) == "a good, fun movie" and store.split("test")[1].tolist() == [1, 0]
     assert meta["splits"]["train"]["rows"] + meta["splits"]["val"]["rows"] == len(SENTENCES)
+    from studykit.interpret.text import load_encoder       # word clouds encode with the same features
+
+    X, _ = store.split("test")
+    np.testing.assert_allclose(load_encoder(f"hf:{tmp_path / 'model'}")(["a good, fun movie", "awful"]), X,
+                               rtol=1e-5, atol=1e-5)
