@@ -98,14 +98,20 @@ def load_hf_classifier(name: str, device: str | torch.device = "cpu", max_length
     hf_logging.disable_progress_bar()         # its weight-loading bar; restored below
     try:
         tokenizer = AutoTokenizer.from_pretrained(name)
-        model = AutoModelForSequenceClassification.from_pretrained(name)
+        model, loading = AutoModelForSequenceClassification.from_pretrained(name, output_loading_info=True)
     except (OSError, ValueError) as exc:
         first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         raise ValueError(f"hf:{name}: cannot load a sequence classifier and its tokenizer ({first[:200]})") from None
     finally:
         if not bars_were_off:
             hf_logging.enable_progress_bar()
-    return HFClassifier(model.to(device), tokenizer, name, max_length)
+    classifier = HFClassifier(model.to(device), tokenizer, name, max_length)
+    fresh = [k for k in loading.get("missing_keys", ()) if k.startswith(classifier.head_name + ".")]
+    if fresh:
+        raise ValueError(f"hf:{name}: the checkpoint holds no weights for the classification head "
+                         f"({', '.join(sorted(fresh)[:2])}); transformers would initialise it at random. It is "
+                         f"not a {type(model).__name__} as saved (its own class may define another head)")
+    return classifier
 
 
 def _folder_digest(folder: Path) -> str:

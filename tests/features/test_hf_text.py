@@ -160,3 +160,17 @@ def test_a_folder_with_train_and_test_files_and_meta(tmp_path):
     X, _ = store.split("test")
     np.testing.assert_allclose(load_encoder(f"hf:{tmp_path / 'model'}")(["a good, fun movie", "awful"]), X,
                                rtol=1e-5, atol=1e-5)
+
+
+def test_a_checkpoint_without_the_head_is_refused(tmp_path):
+    """A model saved without the sequence-classification head (e.g. a custom head class): never a random head."""
+    torch.manual_seed(0)
+    tokenizer = _bert_tokenizer()
+    model = _bert(tokenizer)
+    model.bert.save_pretrained(tmp_path / "encoder")          # a BertModel: no classifier.* weights
+    tokenizer.save_pretrained(tmp_path / "encoder")
+    from studykit.features.hf import load_hf_classifier
+
+    with pytest.raises(ValueError, match=r"holds no weights for the classification head \(classifier.bias, "
+                                         r"classifier.weight\)"):
+        load_hf_classifier(f"hf:{tmp_path / 'encoder'}")
