@@ -65,6 +65,9 @@ def extract(model_spec, weights, data, out, layer, pool, image_size, grayscale, 
             overwrite) -> None:
     """Extract features of MODEL over DATA into OUT (resumes an interrupted run in OUT)."""
     if model_spec.startswith("hf:"):
+        if weights is not None or layer is not None or labels_files or class_names is not None:
+            raise click.UsageError("hf: models bring their weights, features (the head's input) and class names; "
+                                   "drop --weights, --layer, --labels and --class-names")
         with user_errors(ImportError):
             from studykit.features.default import resolve_device
             from studykit.features.text import extract_hf_text
