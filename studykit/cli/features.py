@@ -25,11 +25,14 @@ def features() -> None:
 @features.command("extract")
 @click.option("--model", "model_spec", required=True,
               help="default:standard | default:robust | a torchvision architecture (resnet50, ...) "
-                   "| an importable factory package.module:function.")
+                   "| an importable factory package.module:function | hf:NAME_OR_FOLDER (a transformers "
+                   "sequence classifier; text data).")
 @click.option("--weights", type=click.Path(dir_okay=False, path_type=Path), default=None,
               help="State dict or checkpoint for --model (torchvision architectures, factories).")
 @click.option("--data", required=True,
-              help="fashion-mnist (the embedded default) or a folder with train/ [val/ test/] in ImageFolder layout.")
+              help="fashion-mnist (the embedded default), a folder with train/ [val/ test/] in ImageFolder layout "
+                   "or flat with --labels, a flat folder with --labels, or for hf: models a CSV/TSV file or a "
+                   "folder with train.csv [val.csv test.csv].")
 @click.option("--out", required=True, type=click.Path(file_okay=False, path_type=Path), help="Feature store folder.")
 @click.option("--layer", default=None,
               help="Module whose output are the features [default: the input of the final Linear].")
@@ -45,16 +48,41 @@ def features() -> None:
 @click.option("--num-workers", type=int, default=0, show_default=True, help="DataLoader worker processes.")
 @click.option("--checkpoint-every", type=int, default=20, show_default=True,
               help="Record progress every N batches (a crashed run resumes from the last record).")
+@click.option("--labels", "labels_files", multiple=True, type=click.Path(dir_okay=False, path_type=Path),
+              help="Labels of flat image folders: CSV (file, label) or 'file label' lines, e.g. ILSVRC's "
+                   "val.txt or LOC_val_solution.csv. Repeatable.")
+@click.option("--class-names", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              help="Class names in label order: one per line, 'n01440764 tench, ...' (synsets kept in "
+                   "meta.json) or Places365's '/a/airfield 0'.")
+@click.option("--text-column", default="text", show_default=True, help="hf: models: the CSV's sentence column.")
+@click.option("--label-column", default="label", show_default=True,
+              help="hf: models: the CSV's label column (class index or the model's label name).")
+@click.option("--max-length", type=int, default=None, help="hf: models: truncate sentences at N tokens [512].")
 @_DEVICE
 @_BATCH
 @_LIMIT
 @_OVERWRITE
 def extract(model_spec, weights, data, out, layer, pool, image_size, grayscale, val_fraction, seed, num_workers,
-            checkpoint_every, device, batch_size, limit, overwrite) -> None:
+            checkpoint_every, labels_files, class_names, text_column, label_column, max_length, device, batch_size,
+            limit, overwrite) -> None:
     """Extract features of MODEL over DATA into OUT (resumes an interrupted run in OUT).
 
     Under torchrun (--nproc-per-node N, --nnodes M) each process extracts its share of the items on
-    its own device (cuda:LOCAL_RANK) and the result equals one process's."""
+    its own device (cuda:LOCAL_RANK) and the result equals one process's (images; hf: text runs in one
+    process)."""
+    if model_spec.startswith("hf:"):
+        if weights is not None or layer is not None or labels_files or class_names is not None:
+            raise click.UsageError("hf: models bring their weights, features (the head's input) and class names; "
+                                   "drop --weights, --layer, --labels and --class-names")
+        with user_errors(ImportError):
+            from studykit.features.default import resolve_device
+            from studykit.features.text import extract_hf_text
+
+            store = extract_hf_text(model_spec, data, out, text_column=text_column, label_column=label_column,
+                                    val_fraction=val_fraction, seed=seed, limit=limit, max_length=max_length,
+                                    device=resolve_device(device), batch_size=batch_size, overwrite=overwrite)
+        _summary(store)
+        return
     with user_errors():
         from studykit.distributed import rank0_first
         from studykit.features.default import image_transform, resolve_device
@@ -77,7 +105,8 @@ def extract(model_spec, weights, data, out, layer, pool, image_size, grayscale, 
                 else:
                     size = image_size or (28 if is_default else 224)
                     transform = image_transform(size, 1 if is_default or grayscale else 3)
-                    splits, classes, info = folder_splits(data, transform, val_fraction, seed)
+                    splits, classes, info = folder_splits(data, transform, val_fraction, seed, labels_files,
+                                                          class_names)
                     if limit is not None:
                         splits = {k: _first(v, limit) for k, v in splits.items()}
             store = extract_features(model, splits, out, classes=classes, model_info=spec.to_dict(),
