@@ -107,9 +107,11 @@ def analyze(results: Path, batch: Path | None, study: str | None, out: Path, ans
     """Analyse the MTurk batch-results CSV RESULTS into a report folder (tables, figures, report.md)."""
     import secrets
 
-    from studykit.analysis import EstimateSettings, analyze as run_analysis, write_analysis
+    from studykit.analysis import EstimateSettings, QCConfig, analyze as run_analysis, read_batch, write_analysis
 
     with user_errors():
+        batch_folder = read_batch(batch) if batch is not None else None   # read once, here
+        name = study if study is not None else batch_folder.schema.name if batch_folder is not None else None
         if salt is None:
             salt = secrets.token_hex(16)
             log.info("no --salt given: worker pseudonyms are random for this run")
@@ -117,22 +119,15 @@ def analyze(results: Path, batch: Path | None, study: str | None, out: Path, ans
         qc_changes = {"blank_worker_threshold": blank_threshold, "drop_rejected": not keep_rejected}
         if min_annotators is not None:
             qc_changes["min_annotators"] = min_annotators
+        qc = QCConfig.for_study(name, **qc_changes) if name is not None else None
         answers = _pairs(answer_fields, "--answer") or None
-        analysis = run_analysis(results, study=study, batch=batch, answers=answers, answer_key=answer_key,
-                                qc=_qc(study, batch, qc_changes), settings=settings, salt=salt, layer=layer,
-                                confusion=confusion)
+        analysis = run_analysis(results, study=study, batch=batch_folder, answers=answers, answer_key=answer_key,
+                                qc=qc, settings=settings, salt=salt, layer=layer, confusion=confusion)
         files = write_analysis(analysis, out, overwrite=overwrite)
     summary = analysis.qc.summary.set_index("rule")
     click.echo(f"{out}: {len(files)} files; kept {int(summary.loc['kept', 'rows'])} of "
                f"{int(summary.loc['loaded', 'rows'])} rows ({int(summary.loc['kept', 'tasks'])} tasks); "
                f"see {out / 'report.md'}")
-
-
-def _qc(study: str | None, batch: Path | None, changes: dict):
-    from studykit.analysis import QCConfig, read_batch
-
-    name = study if study is not None else read_batch(batch).schema.name if batch is not None else None
-    return QCConfig.for_study(name, **changes) if name is not None else None
 
 
 # ---------------------------------------------------------------------------------------------

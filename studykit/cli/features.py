@@ -6,10 +6,9 @@ from pathlib import Path
 
 import click
 
-from .common import user_errors
+from .common import device_option, notice, torch_device, user_errors
 
-_DEVICE = click.option("--device", default="auto", show_default=True,
-                       help="cpu, cuda, cuda:1, ... or auto (cuda when available).")
+_DEVICE = device_option
 _BATCH = click.option("--batch-size", type=int, default=256, show_default=True)
 _LIMIT = click.option("--limit", type=int, default=None,
                       help="Keep only the first N items of each split (quick trials).")
@@ -51,19 +50,19 @@ def extract(model_spec, weights, data, out, layer, pool, image_size, grayscale, 
             device, batch_size, limit, overwrite) -> None:
     """Extract features of MODEL over DATA into OUT (resumes an interrupted run in OUT)."""
     with user_errors():
-        from studykit.features.default import image_transform, resolve_device
+        from studykit.features.default import image_transform
         from studykit.features.extract import ExtractConfig, extract_features
         from studykit.features.sources import default_splits, folder_splits
         from studykit.models import load_model
 
         config = ExtractConfig(layer=layer, pool=pool, batch_size=batch_size, num_workers=num_workers,
                                overwrite=overwrite)
-        model, spec = load_model(model_spec, weights, resolve_device(device))
+        model, spec = load_model(model_spec, weights, torch_device(device))
         is_default = model_spec.startswith("default:")
         if data == "fashion-mnist":
-            splits, classes, info, notice = default_splits(val_fraction, seed, limit)
-            if notice:
-                click.echo(f"notice: {notice}", err=True)
+            splits, classes, info, fallback = default_splits(val_fraction, seed, limit)
+            if fallback:
+                notice(f"notice: {fallback}")
         else:
             size = image_size or (28 if is_default else 224)
             transform = image_transform(size, 1 if is_default or grayscale else 3)
@@ -89,10 +88,10 @@ def default(out, val_fraction, seed, device, batch_size, limit, overwrite) -> No
     with user_errors():
         from studykit.features.default import extract_default
 
-        stores, notice = extract_default(out, limit=limit, val_fraction=val_fraction, seed=seed, device=device,
-                                         batch_size=batch_size, overwrite=overwrite)
-    if notice:
-        click.echo(f"notice: {notice}", err=True)
+        stores, fallback = extract_default(out, limit=limit, val_fraction=val_fraction, seed=seed,
+                                           device=torch_device(device), batch_size=batch_size, overwrite=overwrite)
+    if fallback:
+        notice(f"notice: {fallback}")
     for store in stores.values():
         _summary(store)
 
