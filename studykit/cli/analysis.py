@@ -11,7 +11,7 @@ from pathlib import Path
 
 import click
 
-from .common import user_errors
+from .common import overwrite_option, user_errors
 
 log = logging.getLogger(__name__)
 
@@ -99,7 +99,7 @@ def _model_options(command):
               help="Sparse decision layer .npz, for confusion vs shared features (G.3; with --confusion).")
 @click.option("--confusion", type=click.Path(dir_okay=False, path_type=Path), default=None,
               help="Confusion matrix .npy or .csv (G.3; with --layer).")
-@click.option("--overwrite", is_flag=True, help="Write into a report folder that is not empty.")
+@overwrite_option("the files of a report folder that is not empty")
 def analyze(results: Path, batch: Path | None, study: str | None, out: Path, answer_fields: tuple[str, ...],
             answer_key: Path | None, min_annotators: int | None, blank_threshold: float, keep_rejected: bool,
             interval: str, coverage: float, seed: int, salt: str | None, layer: Path | None, confusion: Path | None,
@@ -137,7 +137,7 @@ def analyze(results: Path, batch: Path | None, study: str | None, out: Path, ans
               help="Batch-results CSV to write.")
 @_model_options
 @click.option("--seed", type=int, default=0, show_default=True)
-@click.option("--overwrite", is_flag=True, help="Replace --out when it exists.")
+@overwrite_option("--out when it exists")
 def simulate(batch: Path, out: Path, accuracy: tuple[str, ...], blank_rate: float, spammer_share: float,
              confidence_probs: str | None, workers: int, seed: int, overwrite: bool) -> None:
     """Simulate annotators answering every HIT of BATCH; write the MTurk batch-results CSV layout."""
@@ -165,7 +165,7 @@ def simulate(batch: Path, out: Path, accuracy: tuple[str, ...], blank_rate: floa
 @click.option("--seed", type=int, default=0, show_default=True)
 @click.option("--out", type=click.Path(dir_okay=False, path_type=Path), default=None,
               help="Also write the unrounded table to this CSV.")
-@click.option("--overwrite", is_flag=True, help="Replace --out when it exists.")
+@overwrite_option("--out when it exists")
 def plan(study: str, tasks: str, assignments: str, reward: float | None, accuracy: tuple[str, ...],
          blank_rate: float, spammer_share: float, confidence_probs: str | None, workers: int, simulated_tasks: int,
          coverage: float, significance: float, seed: int, out: Path | None, overwrite: bool) -> None:

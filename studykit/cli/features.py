@@ -6,14 +6,13 @@ from pathlib import Path
 
 import click
 
-from .common import device_option, notice, torch_device, user_errors
+from .common import device_option, notice, overwrite_option, refuse_existing, torch_device, user_errors
 
 _DEVICE = device_option
 _BATCH = click.option("--batch-size", type=int, default=256, show_default=True)
 _LIMIT = click.option("--limit", type=int, default=None,
                       help="Keep only the first N items of each split (quick trials).")
-_OVERWRITE = click.option("--overwrite", is_flag=True,
-                          help="Replace a complete store, or discard an unfinished one, in the output folder.")
+_OVERWRITE = overwrite_option("a complete store, or discard an unfinished one, in the output folder")
 
 
 @click.group(name="features")
@@ -87,7 +86,9 @@ def default(out, val_fraction, seed, device, batch_size, limit, overwrite) -> No
     """The embedded default: Fashion-MNIST through the shipped standard and robust CNNs."""
     with user_errors():
         from studykit.features.default import extract_default
+        from studykit.models import DEFAULT_MODELS
 
+        refuse_existing([out / name / "meta.json" for name in DEFAULT_MODELS], overwrite)
         stores, fallback = extract_default(out, limit=limit, val_fraction=val_fraction, seed=seed,
                                            device=torch_device(device), batch_size=batch_size, overwrite=overwrite)
     if fallback:

@@ -312,10 +312,11 @@ def _store_and_model(store_dir: Path, device: str, *, layer: str | None = None, 
     from studykit.features import FeatureStore
     from studykit.interpret.activations import load_feature_model, store_input_shape
 
+    device = torch_device(device)
     store = FeatureStore.open(store_dir)
     shape = store_input_shape(store)
     shape = (shape[0], size, size) if size is not None else shape
-    return store, load_feature_model(store, torch_device(device), layer=layer, input_shape=shape)
+    return store, load_feature_model(store, device, layer=layer, input_shape=shape)
 
 
 def _path_store(result, store_dir: Path | None):

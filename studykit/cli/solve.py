@@ -19,7 +19,7 @@ from typing import NamedTuple
 
 import click
 
-from .common import DEVICE_HELP, device_option, store_option, torch_device, user_errors
+from .common import DEVICE_HELP, device_option, overwrite_option, store_option, torch_device, user_errors
 
 log = logging.getLogger(__name__)
 
@@ -60,7 +60,7 @@ def solve() -> None:
 @click.option("--table-device", default=None, help="Where the SAGA gradient table lives [default: --device]: "
               + DEVICE_HELP)
 @click.option("--dtype", type=click.Choice(["float32", "float64"]), default=None, help="[default: the features' dtype]")
-@click.option("--overwrite", is_flag=True, help="Replace a complete path already in --out.")
+@overwrite_option("a complete path already in --out")
 def path_command(features_dir: Path, out: Path, family: str, l1_ratio: float, n_alphas: int, eps: float,
                  method: str, stopping: str, tol: float | None, lookbehind: int, max_epochs: int, batch_size: int,
                  lr: float | None, standardize: bool, val_fraction: float, seed: int, device: str,
@@ -78,7 +78,7 @@ def path_command(features_dir: Path, out: Path, family: str, l1_ratio: float, n_
                             batch_size=batch_size, lr=lr, standardize=standardize, seed=seed, dtype=dtype)
         replacing = (out / "path.npz").exists()
         if replacing and not overwrite:
-            raise click.ClickException(f"{out} already holds a complete path (path.npz); "
+            raise click.ClickException(f"{out / 'path.npz'} already exists (a complete path); "
                                        "pass --overwrite to replace it or choose another --out")
         store = FeatureStore.open(features_dir)
         data = _load_splits(store, val_fraction)
@@ -166,7 +166,7 @@ def _path_summary(result, out: Path) -> str:
 @store_option("Feature store [default: the one the path was fitted on, when it still exists].")
 @click.option("--k", type=int, default=10, show_default=True, help="Top features per class in the analyses.")
 @device_option
-@click.option("--overwrite", is_flag=True, help="Replace layers already selected in PATH_DIR.")
+@overwrite_option("layers already selected in PATH_DIR")
 def select_command(path_dir: Path, within: float, relative: bool, index: int | None,
                    max_features_per_class: float | None, by: str, dense_spec: str | None, store_dir: Path | None,
                    k: int, device: str, overwrite: bool) -> None:
