@@ -152,7 +152,7 @@ def _path_summary(result, out: Path) -> str:
 
 # ---------------------------------------------------------------------------------------------
 @solve.command("select")
-@click.argument("path_dir", type=click.Path(file_okay=False, path_type=Path))
+@click.argument("path_dir", metavar="PATH", type=click.Path(file_okay=False, path_type=Path))
 @click.option("--within", type=float, default=0.05, show_default=True,
               help="Sparsest layer whose accuracy is at most this much below the best (0.05 = 5 points).")
 @click.option("--relative", is_flag=True, help="Read --within as a fraction of the best accuracy.")
@@ -166,13 +166,13 @@ def _path_summary(result, out: Path) -> str:
 @store_option("Feature store [default: the one the path was fitted on, when it still exists].")
 @click.option("--k", type=int, default=10, show_default=True, help="Top features per class in the analyses.")
 @device_option
-@overwrite_option("layers already selected in PATH_DIR")
+@overwrite_option("layers already selected in PATH")
 def select_command(path_dir: Path, within: float, relative: bool, index: int | None,
                    max_features_per_class: float | None, by: str, dense_spec: str | None, store_dir: Path | None,
                    k: int, device: str, overwrite: bool) -> None:
-    """Select the sparse and dense decision layers of the path in PATH_DIR and analyse them.
+    """Select the sparse and dense decision layers of the path folder PATH and analyse them.
 
-    Writes PATH_DIR/layers/sparse.npz, PATH_DIR/layers/dense.npz and PATH_DIR/analysis/.
+    Writes PATH/layers/sparse.npz, PATH/layers/dense.npz and PATH/analysis/.
     """
     from studykit.solver import PathResult
 
