@@ -12,8 +12,6 @@ import pytest
 from click.testing import CliRunner
 
 import studykit
-from studykit import _progress
-from studykit._progress import LogProgress, progress_bar, silenced
 from studykit.cli import main
 from test_solve_cli import make_store
 
@@ -170,26 +168,3 @@ def test_progress_in_a_log_is_a_line_per_stage(tmp_path, caplog):
         assert not [r for r in caplog.records if r.name == "studykit.progress"]
         assert invoke("solve", "path", store, "--out", tmp_path / "loud", "--n-alphas", 4, "--eps", 1e-2).exit_code == 0
         assert [r for r in caplog.records if r.name == "studykit.progress"]   # the same run without -q logs
-
-
-def test_progress_bar_picks_its_form(monkeypatch, caplog):
-    from tqdm.auto import tqdm
-
-    monkeypatch.setattr(_progress, "stderr_is_terminal", lambda: False)
-    with caplog.at_level(logging.INFO, logger="studykit.progress"):
-        bar = progress_bar(total=1000, desc="work", unit="step")
-        assert isinstance(bar, LogProgress)
-        for _ in range(1000):
-            bar.update(1)
-        bar.set_postfix(nnz=3)
-        bar.close()
-        assert sum(1 for _ in progress_bar(range(5), desc="loop")) == 5
-    messages = [r.getMessage() for r in caplog.records if r.name == "studykit.progress"]
-    assert messages == ["work: started, 0/1000 step (0%)", messages[1], "loop: started, 0/5 it (0%)", messages[3]]
-    assert messages[1].startswith("work: done, 1000/1000 step (100%) in ") and messages[1].endswith("(nnz=3)")
-    assert messages[3].startswith("loop: done, 5/5 it (100%)")
-    monkeypatch.setattr(_progress, "stderr_is_terminal", lambda: True)
-    assert isinstance(progress_bar(total=3), tqdm) and not progress_bar(total=3).disable
-    with silenced():
-        assert progress_bar(total=3).disable
-    assert progress_bar(total=3, disable=True).disable
