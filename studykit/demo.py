@@ -22,9 +22,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
 
+from studykit.formats.studies import STUDY_NAMES
+
 logger = logging.getLogger(__name__)
 
-STUDIES = ("simulatability", "spurious", "misclassification")
+STUDIES = STUDY_NAMES
 MODELS = ("standard", "robust")
 #: The model whose layers the studies show (the paper's studies use robust models: their features
 #: can be visualized by plain gradient ascent).
@@ -320,8 +322,8 @@ def analyse(results: Path, batch: Path, report: Path, *, overwrite: bool = False
 def submit_simulated_work(server, batch: Path) -> int:
     """Simulated workers (the analysis' annotator model, seed 0) submit every assignment of the HITs
     that ``batch`` has on the local MTurk server ``server``; returns the number submitted."""
-    from studykit.analysis.batch import read_batch
     from studykit.analysis.simulate import AnnotatorModel, simulated_rows
+    from studykit.formats.batch import read_batch
     from studykit.mturk.ledger import Ledger
 
     with Ledger(batch, server.endpoint_url) as ledger:

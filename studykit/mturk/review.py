@@ -20,8 +20,9 @@ from botocore.exceptions import ClientError
 
 from studykit._progress import progress_bar
 
+from studykit.formats.hit import REWARD_PATTERN
+
 from .answers import parse_answers
-from .batch import REWARD_PATTERN
 from .client import describe_error
 from .ledger import AssignmentRecord, Ledger
 

@@ -10,7 +10,7 @@ import xml.etree.ElementTree as ET
 
 import pytest
 
-from studykit.analysis.studies import STUDIES as SCHEMAS
+from studykit.formats.studies import STUDIES as SCHEMAS
 from studykit.mturk.batch import load_batch
 from studykit.tasks import STUDIES, build_batch
 from studykit.tasks.render import MAX_QUESTION_BYTES
