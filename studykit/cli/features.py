@@ -6,15 +6,13 @@ from pathlib import Path
 
 import click
 
-from .common import user_errors
+from .common import device_option, notice, overwrite_option, refuse_existing, torch_device, user_errors
 
-_DEVICE = click.option("--device", default="auto", show_default=True,
-                       help="cpu, cuda, cuda:1, ... or auto (cuda when available).")
+_DEVICE = device_option
 _BATCH = click.option("--batch-size", type=int, default=256, show_default=True)
 _LIMIT = click.option("--limit", type=int, default=None,
                       help="Keep only the first N items of each split (quick trials).")
-_OVERWRITE = click.option("--overwrite", is_flag=True,
-                          help="Replace a complete store, or discard an unfinished one, in the output folder.")
+_OVERWRITE = overwrite_option("a complete store, or discard an unfinished one, in the output folder")
 
 
 @click.group(name="features")
@@ -75,17 +73,16 @@ def extract(model_spec, weights, data, out, layer, pool, image_size, grayscale, 
             raise click.UsageError("hf: models bring their weights, features (the head's input) and class names; "
                                    "drop --weights, --layer, --labels and --class-names")
         with user_errors(ImportError):
-            from studykit.features.default import resolve_device
             from studykit.features.text import extract_hf_text
 
             store = extract_hf_text(model_spec, data, out, text_column=text_column, label_column=label_column,
                                     val_fraction=val_fraction, seed=seed, limit=limit, max_length=max_length,
-                                    device=resolve_device(device), batch_size=batch_size, overwrite=overwrite)
+                                    device=torch_device(device), batch_size=batch_size, overwrite=overwrite)
         _summary(store)
         return
     with user_errors():
         from studykit.distributed import rank0_first
-        from studykit.features.default import image_transform, resolve_device
+        from studykit.features.default import image_transform
         from studykit.features.extract import ExtractConfig, extract_features
         from studykit.features.sources import default_splits, folder_splits
         from studykit.models import load_model
@@ -94,14 +91,14 @@ def extract(model_spec, weights, data, out, layer, pool, image_size, grayscale, 
 
         config = ExtractConfig(layer=layer, pool=pool, batch_size=batch_size, num_workers=num_workers,
                                checkpoint_every=checkpoint_every, overwrite=overwrite)
-        with torchrun_session(resolve_device(device)) as (device, talks):
+        with torchrun_session(torch_device(device)) as (device, talks):
             model, spec = load_model(model_spec, weights, device)
             is_default = model_spec.startswith("default:")
             with rank0_first():   # one download or cache write, not one per process
                 if data == "fashion-mnist":
-                    splits, classes, info, notice = default_splits(val_fraction, seed, limit)
-                    if notice and talks:
-                        click.echo(f"notice: {notice}", err=True)
+                    splits, classes, info, fallback = default_splits(val_fraction, seed, limit)
+                    if fallback and talks:
+                        notice(f"notice: {fallback}")
                 else:
                     size = image_size or (28 if is_default else 224)
                     transform = image_transform(size, 1 if is_default or grayscale else 3)
@@ -127,17 +124,19 @@ def extract(model_spec, weights, data, out, layer, pool, image_size, grayscale, 
 def default(out, val_fraction, seed, device, batch_size, limit, overwrite) -> None:
     """The embedded default: Fashion-MNIST through the shipped standard and robust CNNs."""
     with user_errors():
-        from studykit.features.default import extract_default, resolve_device
+        from studykit.features.default import extract_default
+        from studykit.models import DEFAULT_MODELS
 
         from .distributed import torchrun_session
 
-        with torchrun_session(resolve_device(device)) as (device, talks):
-            stores, notice = extract_default(out, limit=limit, val_fraction=val_fraction, seed=seed,
-                                             device=device, batch_size=batch_size, overwrite=overwrite)
+        refuse_existing([out / name / "meta.json" for name in DEFAULT_MODELS], overwrite)
+        with torchrun_session(torch_device(device)) as (device, talks):
+            stores, fallback = extract_default(out, limit=limit, val_fraction=val_fraction, seed=seed,
+                                               device=device, batch_size=batch_size, overwrite=overwrite)
     if not talks:
         return
-    if notice:
-        click.echo(f"notice: {notice}", err=True)
+    if fallback:
+        notice(f"notice: {fallback}")
     for store in stores.values():
         _summary(store)
 
