@@ -12,7 +12,7 @@ import os
 from pathlib import Path
 from typing import Mapping
 
-from studykit.formats.batch import read_batch, read_table
+from studykit.formats.batch import Batch, read_batch, read_table
 from studykit.formats.studies import study_schema
 
 from . import confusion as confusion_study
@@ -52,7 +52,7 @@ class Analysis:
     description: str
 
 
-def analyze(results: str | os.PathLike, *, study: str | None = None, batch: str | os.PathLike | None = None,
+def analyze(results: str | os.PathLike, *, study: str | None = None, batch: str | os.PathLike | Batch | None = None,
             answers: Mapping[str, str] | None = None, answer_key: str | os.PathLike | None = None,
             qc: QCConfig | None = None, settings: EstimateSettings | None = None, salt: str,
             layer: str | os.PathLike | None = None, confusion: str | os.PathLike | None = None) -> Analysis:
@@ -64,8 +64,9 @@ def analyze(results: str | os.PathLike, *, study: str | None = None, batch: str 
         The CSV (Requester website download, or studykit's fetch, preview or simulator).
     study : str, optional
         ``simulatability``, ``spurious`` or ``misclassification``; default: the batch's.
-    batch : path-like, optional
-        The batch folder: its manifest's study and ``answers`` mapping, and its ``answer_key.csv``.
+    batch : path-like or Batch, optional
+        The batch folder (or the :class:`Batch` already read from it): its manifest's study and
+        ``answers`` mapping, and its ``answer_key.csv``.
     answers : mapping, optional
         ``Answer.*`` field -> answer name, overriding the batch's (for CSVs from elsewhere).
     answer_key : path-like, optional
@@ -85,7 +86,7 @@ def analyze(results: str | os.PathLike, *, study: str | None = None, batch: str 
     """
     if (layer is None) != (confusion is None):
         raise ValueError("give both a decision layer and a confusion matrix for the G.3 analysis, or neither")
-    batch_folder = read_batch(batch) if batch is not None else None
+    batch_folder = batch if isinstance(batch, Batch) or batch is None else read_batch(batch)
     if study is None and batch_folder is None:
         raise ValueError("name the study, or give the batch folder it was built in")
     schema = study_schema(study if study is not None else batch_folder.schema)

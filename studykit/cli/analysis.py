@@ -13,7 +13,7 @@ import click
 
 from studykit.formats.studies import STUDY_NAMES as STUDIES
 
-from .common import user_errors
+from .common import overwrite_option, user_errors
 
 log = logging.getLogger(__name__)
 
@@ -99,7 +99,7 @@ def _model_options(command):
               help="Sparse decision layer .npz, for confusion vs shared features (G.3; with --confusion).")
 @click.option("--confusion", type=click.Path(dir_okay=False, path_type=Path), default=None,
               help="Confusion matrix .npy or .csv (G.3; with --layer).")
-@click.option("--overwrite", is_flag=True, help="Write into a report folder that is not empty.")
+@overwrite_option("the files of a report folder that is not empty")
 def analyze(results: Path, batch: Path | None, study: str | None, out: Path, answer_fields: tuple[str, ...],
             answer_key: Path | None, min_annotators: int | None, blank_threshold: float, keep_rejected: bool,
             interval: str, coverage: float, seed: int, salt: str | None, layer: Path | None, confusion: Path | None,
@@ -107,9 +107,11 @@ def analyze(results: Path, batch: Path | None, study: str | None, out: Path, ans
     """Analyse the MTurk batch-results CSV RESULTS into a report folder (tables, figures, report.md)."""
     import secrets
 
-    from studykit.analysis import EstimateSettings, analyze as run_analysis, write_analysis
+    from studykit.analysis import EstimateSettings, QCConfig, analyze as run_analysis, read_batch, write_analysis
 
     with user_errors():
+        batch_folder = read_batch(batch) if batch is not None else None   # read once, here
+        name = study if study is not None else batch_folder.schema.name if batch_folder is not None else None
         if salt is None:
             salt = secrets.token_hex(16)
             log.info("no --salt given: worker pseudonyms are random for this run")
@@ -117,22 +119,15 @@ def analyze(results: Path, batch: Path | None, study: str | None, out: Path, ans
         qc_changes = {"blank_worker_threshold": blank_threshold, "drop_rejected": not keep_rejected}
         if min_annotators is not None:
             qc_changes["min_annotators"] = min_annotators
+        qc = QCConfig.for_study(name, **qc_changes) if name is not None else None
         answers = _pairs(answer_fields, "--answer") or None
-        analysis = run_analysis(results, study=study, batch=batch, answers=answers, answer_key=answer_key,
-                                qc=_qc(study, batch, qc_changes), settings=settings, salt=salt, layer=layer,
-                                confusion=confusion)
+        analysis = run_analysis(results, study=study, batch=batch_folder, answers=answers, answer_key=answer_key,
+                                qc=qc, settings=settings, salt=salt, layer=layer, confusion=confusion)
         files = write_analysis(analysis, out, overwrite=overwrite)
     summary = analysis.qc.summary.set_index("rule")
     click.echo(f"{out}: {len(files)} files; kept {int(summary.loc['kept', 'rows'])} of "
                f"{int(summary.loc['loaded', 'rows'])} rows ({int(summary.loc['kept', 'tasks'])} tasks); "
                f"see {out / 'report.md'}")
-
-
-def _qc(study: str | None, batch: Path | None, changes: dict):
-    from studykit.analysis import QCConfig, read_batch
-
-    name = study if study is not None else read_batch(batch).schema.name if batch is not None else None
-    return QCConfig.for_study(name, **changes) if name is not None else None
 
 
 # ---------------------------------------------------------------------------------------------
@@ -142,7 +137,7 @@ def _qc(study: str | None, batch: Path | None, changes: dict):
               help="Batch-results CSV to write.")
 @_model_options
 @click.option("--seed", type=int, default=0, show_default=True)
-@click.option("--overwrite", is_flag=True, help="Replace --out when it exists.")
+@overwrite_option("--out when it exists")
 def simulate(batch: Path, out: Path, accuracy: tuple[str, ...], blank_rate: float, spammer_share: float,
              confidence_probs: str | None, workers: int, seed: int, overwrite: bool) -> None:
     """Simulate annotators answering every HIT of BATCH; write the MTurk batch-results CSV layout."""
@@ -170,7 +165,7 @@ def simulate(batch: Path, out: Path, accuracy: tuple[str, ...], blank_rate: floa
 @click.option("--seed", type=int, default=0, show_default=True)
 @click.option("--out", type=click.Path(dir_okay=False, path_type=Path), default=None,
               help="Also write the unrounded table to this CSV.")
-@click.option("--overwrite", is_flag=True, help="Replace --out when it exists.")
+@overwrite_option("--out when it exists")
 def plan(study: str, tasks: str, assignments: str, reward: float | None, accuracy: tuple[str, ...],
          blank_rate: float, spammer_share: float, confidence_probs: str | None, workers: int, simulated_tasks: int,
          coverage: float, significance: float, seed: int, out: Path | None, overwrite: bool) -> None:

@@ -24,9 +24,8 @@ from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 
-from tqdm.auto import tqdm
-
 from studykit._io import write_text as atomic_write_text
+from studykit._progress import progress_bar
 from studykit.formats.results_csv import append_results, format_reward, format_time, results_columns
 
 from .answers import parse_answers
@@ -144,7 +143,7 @@ def _write_csv(path: Path, rows: list[dict], input_fields: list[str], answer_fie
 def _refresh_ledger(client, ledger: Ledger, progress: bool) -> int:
     """List the assignments of every HIT in the ledger (deleted ones excepted) and save them; the HIT count."""
     hits = [record for record in ledger.created_hits() if record.deleted_at is None]
-    for record in tqdm(hits, desc="fetching assignments", unit="HIT", disable=not progress):
+    for record in progress_bar(hits, desc="fetching assignments", unit="HIT", disable=not progress):
         ledger.save_assignments([
             AssignmentRecord(assignment_id=a["AssignmentId"], hit_id=record.hit_id, task_id=record.task_id,
                              worker_id=a["WorkerId"], status=a["AssignmentStatus"], record=_jsonable(a))

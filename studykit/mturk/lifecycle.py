@@ -17,7 +17,8 @@ from datetime import datetime, timezone
 from decimal import Decimal
 
 from botocore.exceptions import ClientError
-from tqdm.auto import tqdm
+
+from studykit._progress import progress_bar
 
 from .batch import Batch
 from .client import describe_error
@@ -100,7 +101,7 @@ def _for_each_hit(ledger: Ledger, call, column: str, *, skip, desc: str, progres
     """``call(hit_id)`` for each HIT in the ledger not ``skip``-ped; stamps ``column`` on success."""
     done = skipped = 0
     failed = {}
-    for record in tqdm(ledger.created_hits(), desc=desc, unit="HIT", disable=not progress):
+    for record in progress_bar(ledger.created_hits(), desc=desc, unit="HIT", disable=not progress):
         if skip(record):
             skipped += 1
             continue

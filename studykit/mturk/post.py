@@ -19,7 +19,8 @@ from dataclasses import dataclass
 from decimal import Decimal
 
 from botocore.exceptions import ClientError
-from tqdm.auto import tqdm
+
+from studykit._progress import progress_bar
 
 from .batch import Batch, HITSpec, Task
 from .client import Environment, is_turk_error
@@ -186,7 +187,7 @@ def post_batch(client, batch: Batch, ledger: Ledger, plan: PostPlan, *, progress
         recovered = reconcile_ledger(client, batch, ledger).added
         posted = {record.task_id for record in ledger.created_hits()}
     todo = [task for task in batch.tasks if task.task_id not in posted]
-    for task in tqdm(todo, desc="posting HITs", unit="HIT", disable=not progress):
+    for task in progress_bar(todo, desc="posting HITs", unit="HIT", disable=not progress):
         if _post_task(client, batch, ledger, task, hit_type_id):
             created += 1
         else:
