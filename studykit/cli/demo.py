@@ -161,7 +161,7 @@ def _simulated(ctx, out: Path, **_) -> None:
 def _mturk_local(ctx, out: Path, **_) -> None:
     import shutil
 
-    from studykit.mturk.fake_server import FakeMTurkServer
+    from studykit.mturk.local import FakeMTurkServer
 
     from .mturk import fetch, host, post
 

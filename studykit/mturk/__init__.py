@@ -12,7 +12,7 @@ A batch folder (``docs/batch-folder.md``) goes to MTurk and comes back as a batc
         fetch_results(client, batch, ledger, results_path(batch, environment))
 
 Posting is idempotent (ledger + ``UniqueRequestToken`` + ``RequesterAnnotation``), so a run can be
-killed and restarted at any point. :mod:`studykit.mturk.fake_server` serves the same protocol
+killed and restarted at any point. :mod:`studykit.mturk.local` serves the same protocol
 locally for tests and the demo. ``docs/mturk.md`` walks through the sandbox with the CLI.
 """
 

@@ -14,7 +14,7 @@ from mturk_batch_factory import build_batch
 
 from studykit.mturk.batch import load_batch
 from studykit.mturk.client import Environment, make_client
-from studykit.mturk.fake_server import Fault, FakeMTurkServer
+from studykit.mturk.local import Fault, FakeMTurkServer
 from studykit.mturk.ledger import LEDGER_FILE, Ledger
 from studykit.mturk.post import post_batch, prepare_post
 from studykit.mturk.qualifications import Qualifications

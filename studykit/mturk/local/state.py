@@ -1,4 +1,4 @@
-"""An in-memory MTurk requester account: the state behind :mod:`studykit.mturk.fake_server`.
+"""An in-memory MTurk requester account: the state behind :mod:`studykit.mturk.local.server`.
 
 :class:`FakeMTurk` implements the operations studykit uses, with MTurk's observable behaviour:
 HIT types registered twice with identical values share one id; ``UniqueRequestToken`` makes
@@ -19,8 +19,8 @@ import threading
 import time
 from decimal import Decimal
 
-from .answers import format_answers
-from .preflight import MAX_QUESTION_BYTES
+from ..answers import format_answers
+from ..preflight import MAX_QUESTION_BYTES
 
 __all__ = ["FakeMTurk", "ServiceError"]
 

@@ -2,7 +2,7 @@
 
 It listens on 127.0.0.1 (an ephemeral port by default) and answers MTurk's JSON 1.1 protocol —
 ``POST /`` with ``X-Amz-Target: MTurkRequesterServiceV20170117.<Operation>`` and
-``Content-Type: application/x-amz-json-1.1`` — from a :class:`~studykit.mturk.fake_mturk.FakeMTurk`.
+``Content-Type: application/x-amz-json-1.1`` — from a :class:`~studykit.mturk.local.state.FakeMTurk`.
 A boto3 client pointed at :attr:`FakeMTurkServer.endpoint_url` therefore exercises botocore's own
 serialization, SigV4 signing, retries and error parsing; tests, the local demo and production share
 one code path. Faults are injected per request: throttling, 5xx, and a connection dropped after the
@@ -28,7 +28,7 @@ import time
 from collections import Counter
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
-from .fake_mturk import FakeMTurk, ServiceError
+from .state import FakeMTurk, ServiceError
 
 __all__ = ["Fault", "FakeMTurkServer"]
 
