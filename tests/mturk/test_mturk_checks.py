@@ -63,7 +63,7 @@ def test_hit_spec_names_the_bad_value(field, value, message):
 def test_a_valid_batch_passes_preflight(batch_dir):
     batch = load_batch(batch_dir)
     preflight(batch)
-    assert batch.request_token(batch.tasks[2]) == "studykit-sim-0a1b2c3d-2"
+    assert batch.request_token(batch.tasks[2]) == "studykit-sim-0a1b2c3d-t00002"
     assert parse_annotation(batch.annotation(batch.tasks[2])) == ("sim-0a1b2c3d", "t00002")
     assert parse_annotation("BatchId:3539631;OriginalHitTemplateId:920937340;") is None
 
