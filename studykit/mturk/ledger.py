@@ -152,6 +152,8 @@ class Ledger:
         What the records are filed under: :attr:`Environment.ledger_key
         <studykit.mturk.client.Environment.ledger_key>` (the endpoint URL, prefixed ``production:``
         for production at an override URL).
+    timeout : float
+        Seconds to wait for another process's lock on the file.
 
     Raises
     ------
@@ -161,12 +163,12 @@ class Ledger:
     Use as a context manager, or call :meth:`close`.
     """
 
-    def __init__(self, batch_dir: str | os.PathLike, endpoint: str):
+    def __init__(self, batch_dir: str | os.PathLike, endpoint: str, *, timeout: float = 30.0):
         self.directory = Path(batch_dir)
         self.path = self.directory / LEDGER_FILE
         self.endpoint = endpoint
         try:
-            self._conn = sqlite3.connect(self.path, timeout=30)
+            self._conn = sqlite3.connect(self.path, timeout=timeout)
         except sqlite3.DatabaseError as error:
             raise _unreadable(self.path, error) from None
         self._conn.row_factory = sqlite3.Row
