@@ -46,8 +46,8 @@ def test_a_piped_yes_is_refused_in_production(fake_server, batch_dir):
     assert piped.stderr.strip().splitlines()[-1] == (
         "Error: production needs a yes typed at a terminal, and standard input is not one (a pipe or a file); "
         "pass --yes to confirm from a script")
-    scripted = subprocess.run(command + ["--yes"], capture_output=True, text=True, env=env, timeout=120)
-    assert scripted.returncode == 0, scripted.stderr
+    scripted = run(*command[4:], "--yes")
+    assert scripted.exit_code == 0, scripted.output
     assert len(fake_server.fake.hits) == 3
 
 
