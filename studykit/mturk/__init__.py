@@ -4,7 +4,7 @@ A batch folder (``docs/batch-folder.md``) goes to MTurk and comes back as a batc
 
     environment = Environment()                       # the sandbox; Environment(production=True) for real
     client, batch = make_client(environment), load_batch("batch/")
-    with Ledger(batch.directory, environment.endpoint) as ledger:
+    with Ledger(batch.directory, environment.ledger_key) as ledger:
         plan = prepare_post(client, batch, ledger, environment, Qualifications())
         print(plan.describe())                        # endpoint, cost with MTurk's fee, balance
         post_batch(client, batch, ledger, plan, progress=True)
