@@ -31,7 +31,8 @@ def _user_errors():
 def _environment_options(command):
     """BATCH plus --production/--yes/--endpoint-url, opening the batch, its ledger and a client.
 
-    A command with a ``rebuild`` option (``reconcile``) gets the ledger moved aside first when it is set.
+    A command with a ``rebuild`` option (``reconcile``) gets a damaged ledger moved aside first when it is
+    set (a readable one is kept: it may hold the other mode's records).
     """
     @click.argument("batch_dir", metavar="BATCH", type=click.Path(file_okay=False, exists=True, path_type=Path))
     @click.option("--production", is_flag=True, help="Use MTurk production (real workers, real money). "
@@ -44,14 +45,17 @@ def _environment_options(command):
     def wrapper(batch_dir, production, yes, endpoint_url, **options):
         from studykit.mturk.batch import load_batch
         from studykit.mturk.client import Environment, make_client
-        from studykit.mturk.ledger import Ledger, move_aside
+        from studykit.mturk.ledger import Ledger, is_damaged, move_aside
 
         with _user_errors():
             environment = Environment.from_options(production=production, endpoint_url=endpoint_url)
             click.echo(f"endpoint: {environment.describe()}")
             batch = load_batch(batch_dir)
-            if options.pop("rebuild", False) and (moved := move_aside(batch_dir)) is not None:
-                click.echo(f"moved the old ledger aside to {moved}")
+            if options.pop("rebuild", False):
+                if is_damaged(batch_dir):
+                    click.echo(f"moved the damaged ledger aside to {move_aside(batch_dir)}")
+                else:
+                    click.echo("the ledger is readable: kept (reconcile adds what MTurk lists and it lacks)")
             with Ledger(batch_dir, environment.ledger_key) as ledger:
                 if ledger.foreign_origin:
                     click.echo(f"WARNING: {ledger.path} was made in {ledger.foreign_origin}, not in this folder: "
@@ -260,8 +264,8 @@ def delete(environment, client, batch, ledger, yes):
 
 @mturk.command("reconcile")
 @_environment_options
-@click.option("--rebuild", is_flag=True, help="Move mturk.sqlite aside (kept as mturk.sqlite.broken-<time>) and "
-              "rebuild it from the HITs MTurk lists: for a corrupt ledger.")
+@click.option("--rebuild", is_flag=True, help="For a corrupt ledger: move mturk.sqlite aside (kept as "
+              "mturk.sqlite.broken-<time>) and rebuild it from the HITs MTurk lists.")
 def reconcile(environment, client, batch, ledger, yes):
     """Rebuild the ledger from the HITs MTurk lists for this batch (after losing mturk.sqlite)."""
     from studykit.mturk.reconcile import reconcile_ledger

@@ -31,7 +31,8 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
 
-__all__ = ["LEDGER_FILE", "Ledger", "LedgerError", "HITRecord", "AssignmentRecord", "ActionRecord", "move_aside"]
+__all__ = ["LEDGER_FILE", "Ledger", "LedgerError", "HITRecord", "AssignmentRecord", "ActionRecord", "is_damaged",
+           "move_aside"]
 
 LEDGER_FILE = "mturk.sqlite"
 ORIGIN_KEY = "batch_dir"
@@ -58,7 +59,12 @@ _HIT_STAMPS = ("expired_at", "deleted_at", "missing_at")
 
 
 class LedgerError(ValueError):
-    """The ledger file cannot be read (not an SQLite database, or damaged pages)."""
+    """The ledger file cannot be used: ``damaged`` (not an SQLite database, or damaged pages: rebuild
+    it) or not (another process holds its lock, the folder is read-only...)."""
+
+    def __init__(self, message: str, *, damaged: bool):
+        super().__init__(message)
+        self.damaged = damaged
 
 
 _DAMAGED = (sqlite3.SQLITE_CORRUPT, sqlite3.SQLITE_NOTADB)
@@ -69,9 +75,20 @@ def _unreadable(path: Path, error: sqlite3.DatabaseError) -> LedgerError:
     operational failure (a lock held by another process, a read-only folder), SQLite's reason only."""
     reason = " ".join(str(error).split())
     if isinstance(error, sqlite3.OperationalError) and getattr(error, "sqlite_errorcode", None) not in _DAMAGED:
-        return LedgerError(f"{path}: cannot use the ledger ({reason})")
+        return LedgerError(f"{path}: cannot use the ledger ({reason})", damaged=False)
     return LedgerError(f"{path}: not a readable studykit ledger ({reason}); move it aside and rebuild it from "
-                       f"MTurk with `studykit mturk reconcile {path.parent} --rebuild`")
+                       f"MTurk with `studykit mturk reconcile {path.parent} --rebuild`", damaged=True)
+
+
+def is_damaged(batch_dir: str | os.PathLike) -> bool:
+    """Whether the batch's ledger exists and is damaged (see :class:`LedgerError`)."""
+    if not (Path(batch_dir) / LEDGER_FILE).exists():
+        return False
+    try:
+        Ledger(batch_dir, "", timeout=30).close()
+    except LedgerError as error:
+        return error.damaged
+    return False
 
 
 def move_aside(batch_dir: str | os.PathLike) -> Path | None:

@@ -96,6 +96,9 @@ def test_a_corrupt_ledger_is_one_line_and_reconcile_rebuilds_it(fake_server, bat
     assert len(list(batch_dir.glob(f"{LEDGER_FILE}.broken-*"))) == 1
     again = run("post", batch_dir, "--endpoint-url", url)
     assert again.exit_code == 0 and "0 created, 0 recovered, 3 already posted" in again.output
+    kept = run("reconcile", batch_dir, "--endpoint-url", url, "--rebuild")   # a readable ledger stays
+    assert "the ledger is readable: kept" in kept.output and "0 added" in kept.output
+    assert len(list(batch_dir.glob(f"{LEDGER_FILE}.broken-*"))) == 1
     with Ledger(batch_dir, url) as ledger:
         assert [r.hit_id for r in ledger.hits()] == hits and len(fake_server.fake.hits) == 3
 
