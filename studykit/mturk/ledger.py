@@ -270,7 +270,8 @@ class Ledger:
         self._write("INSERT INTO hits (endpoint, task_id, task_index, token, annotation, hit_type_id, state, "
                     "intent_at) VALUES (:endpoint, :task_id, :task_index, :token, :annotation, :hit_type_id, "
                     "'intent', :now) ON CONFLICT (endpoint, task_id) DO UPDATE SET intent_at = excluded.intent_at, "
-                    "token = excluded.token, task_index = excluded.task_index WHERE state = 'intent'", task_id=task_id, task_index=task_index, token=token,
+                    "token = excluded.token, task_index = excluded.task_index "
+                    "WHERE state = 'intent'", task_id=task_id, task_index=task_index, token=token,
                     annotation=annotation, hit_type_id=hit_type_id, now=_now())
 
     def record_created(self, task_id: str, task_index: int, token: str, annotation: str, hit_type_id: str | None,

@@ -166,6 +166,22 @@ def _post_task(client, batch: Batch, ledger: Ledger, task: Task, hit_type_id: st
     return new
 
 
+def _post_remaining(client, batch: Batch, ledger: Ledger, hit_type_id: str, progress: bool) -> tuple[int, int]:
+    """Post every task the ledger has no HIT for; (created, recovered). A HIT MTurk already had counts
+    as recovered only when an earlier run recorded the intent (else this run's lost reply made it)."""
+    records = ledger.hits()
+    posted = {record.task_id for record in records if record.hit_id is not None}
+    earlier_intents = {record.task_id for record in records if record.hit_id is None}
+    created = recovered = 0
+    todo = [task for task in batch.tasks if task.task_id not in posted]
+    for task in tqdm(todo, desc="posting HITs", unit="HIT", disable=not progress):
+        if _post_task(client, batch, ledger, task, hit_type_id) or task.task_id not in earlier_intents:
+            created += 1
+        else:
+            recovered += 1
+    return created, recovered
+
+
 def post_batch(client, batch: Batch, ledger: Ledger, plan: PostPlan, *, progress: bool = False) -> PostReport:
     """Create the batch's HIT type and one HIT per task not yet posted.
 
@@ -198,20 +214,13 @@ def post_batch(client, batch: Batch, ledger: Ledger, plan: PostPlan, *, progress
     if ledger.origin is None:
         ledger.claim()
     posted = {record.task_id for record in ledger.created_hits()}
-    earlier_intents = {record.task_id for record in ledger.hits() if record.hit_id is None}
     skipped = sum(task.task_id in posted for task in batch.tasks)
-    recovered = created = 0
-    duplicates: dict = {}
+    recovered, created, duplicates = 0, 0, {}
     if skipped < len(batch.tasks):
         reconciled = reconcile_ledger(client, batch, ledger)
         recovered, duplicates = reconciled.added, reconciled.duplicates
-        posted = {record.task_id for record in ledger.created_hits()}
-    todo = [task for task in batch.tasks if task.task_id not in posted]
-    for task in tqdm(todo, desc="posting HITs", unit="HIT", disable=not progress):
-        if _post_task(client, batch, ledger, task, hit_type_id) or task.task_id not in earlier_intents:
-            created += 1
-        else:
-            recovered += 1
+        created, recovered_now = _post_remaining(client, batch, ledger, hit_type_id, progress)
+        recovered += recovered_now
     log.info("batch %s: %d HITs created, %d recovered, %d already posted", batch.batch_id, created, recovered, skipped)
     return PostReport(hit_type_id=hit_type_id, created=created, recovered=recovered, skipped=skipped,
                       duplicates=duplicates)

@@ -7,7 +7,8 @@ existing HIT); assignments move Submitted -> Approved/Rejected (and auto-approve
 delay); a HIT is Reviewable once expired or full, and can be deleted only then and only with every
 assignment reviewed. Faults of the account itself can be arranged: a HIT deleted outside studykit
 (:meth:`FakeMTurk.remove_hit`), a ``HitAlreadyExists`` message that names only the token, and a
-token memory shorter than MTurk's 24 hours (0: a server that forgets tokens at once). Requests arrive as the parsed JSON bodies botocore sends; timestamps are epoch
+token memory shorter than MTurk's 24 hours (0: a server that forgets tokens at once).
+Requests arrive as the parsed JSON bodies botocore sends; timestamps are epoch
 seconds as in MTurk's JSON protocol. Only the standard library is used.
 """
 
