@@ -246,7 +246,7 @@ def expire(environment, client, batch, ledger, yes):
 
     _confirm(environment, yes, f"expire the {len(ledger.created_hits())} HITs of batch {batch.batch_id}?")
     report = expire_batch(client, ledger, progress=True)
-    click.echo(f"expired: {report.done}, already expired or deleted: {report.skipped}")
+    click.echo(f"expired: {report.done}, already expired, deleted or missing: {report.skipped}")
     _report_failures(report.failed, "HIT")
 
 

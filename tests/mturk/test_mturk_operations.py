@@ -69,6 +69,7 @@ def test_fetch_goes_on_past_a_hit_deleted_outside_studykit(fake_server, batch_di
     again = run("fetch", batch_dir, "--endpoint-url", url)
     assert again.exit_code == 0, again.output
     assert "2 assignments from 2 HITs (0 new)" in again.output and "1 HIT(s) recorded missing" in again.output
+    assert "expired: 2, already expired, deleted or missing: 1" in run("expire", batch_dir, "--endpoint-url", url).output
 
 
 def _garbage(path):
