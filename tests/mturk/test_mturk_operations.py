@@ -158,7 +158,7 @@ def test_bonus_checks_the_balance_before_paying(batch_dir, tmp_path):
 def test_a_manifest_that_is_a_list_is_one_line(batch_dir):
     (batch_dir / "manifest.json").write_text(json.dumps([{"batch_id": "x"}]))
     lines = error_lines(run("status", batch_dir, "--endpoint-url", "http://127.0.0.1:9"))
-    assert lines == [f"Error: {batch_dir / 'manifest.json'}: must hold a JSON object, got a JSON list"]
+    assert lines == [f"Error: {batch_dir / 'manifest.json'}: not a JSON object (found a list)"]
 
 
 def test_results_files_have_ordinary_permissions(fake_server, batch_dir):
