@@ -12,7 +12,10 @@ list of rows it could not read. It tolerates:
   several joined with ``|`` like native checkboxes;
 - Turkle's multi-valued answers written as Python lists (``['a', 'b']``), turned into ``a|b``.
 
-Rows with another number of fields are reported with their line number, never dropped silently.
+Rows with another number of fields, with undecodable bytes, or cut off at the end of the file are
+reported with their line number, never dropped silently (:mod:`studykit.analysis.csvread` does the
+low-level reading: encodings, big cells, truncation). A repeated column name is an error naming it
+when the analysis uses that column, and a notice otherwise (the first such column is read).
 CR-only files (the Requester website's 2012 export) are refused with a clear error.
 
 The value parsers :func:`parse_times`, :func:`parse_rewards` and :func:`parse_approval_rates` read the
@@ -23,24 +26,29 @@ website's ``Mon Nov 04 22:15:19 PST 2019`` times (PST/PDT, which ``strptime``'s 
 from __future__ import annotations
 
 import ast
-import csv
 import dataclasses
-import io
 import os
 import re
 from pathlib import Path
+from typing import Callable
 
 import numpy as np
 import pandas as pd
 
+from .csvread import read_csv_table
+
 __all__ = ["RawResults", "read_results_csv", "parse_times", "parse_rewards", "parse_approval_rates",
-           "REQUIRED_COLUMNS"]
+           "REQUIRED_COLUMNS", "SIMULATED_MARK"]
 
 #: Columns every batch-results file must have.
 REQUIRED_COLUMNS = ("HITId", "AssignmentId", "WorkerId")
 #: Column holding each row's physical line number in the file (the line its record starts on).
 LINE = "line"
 _TRAILING = ("Approve", "Reject")
+#: Columns the analysis reads besides the answers (a repeated name among them is an error).
+_USED = ("AssignmentStatus", "SubmitTime", "WorkTimeInSeconds", "Reward", "Input.task_id", "RequesterAnnotation")
+#: ``RequesterAnnotation`` of rows written by ``studykit simulate`` starts with this.
+SIMULATED_MARK = "studykit:simulated"
 _BOOLEAN = {"true", "false", ""}
 _ZONES = {"PST": "-0800", "PDT": "-0700", "UTC": "+0000", "GMT": "+0000"}
 
@@ -58,11 +66,21 @@ class RawResults:
         Rows that could not be read: ``line``, ``assignment`` (``""`` when unknown) and ``reason``.
     source : str
         The file read.
+    notices : tuple of str
+        Remarks on the whole file for the report (encoding read, duplicated columns ignored, ...).
+    encoding : str
+        The encoding the file was read with.
+    simulated : bool
+        Whether the rows were written by studykit's simulator (``RequesterAnnotation`` starts with
+        :data:`SIMULATED_MARK`).
     """
 
     frame: pd.DataFrame
     problems: pd.DataFrame
     source: str
+    notices: tuple[str, ...] = ()
+    encoding: str = "UTF-8"
+    simulated: bool = False
 
 
 def problems_frame(records: list[tuple[int, str, str]]) -> pd.DataFrame:
@@ -70,13 +88,16 @@ def problems_frame(records: list[tuple[int, str, str]]) -> pd.DataFrame:
     return pd.DataFrame(records, columns=[LINE, "assignment", "reason"]).astype({LINE: "int64"})
 
 
-def read_results_csv(path: str | os.PathLike) -> RawResults:
+def read_results_csv(path: str | os.PathLike, *, columns: Callable[[str], bool] | None = None) -> RawResults:
     """Read an MTurk batch-results CSV.
 
     Parameters
     ----------
     path : path-like
         The file.
+    columns : callable, optional
+        ``columns(name) -> bool``: read only these columns besides :data:`REQUIRED_COLUMNS` (default:
+        all; the analysis reads the ones it uses, which makes big files faster to read).
 
     Returns
     -------
@@ -88,59 +109,63 @@ def read_results_csv(path: str | os.PathLike) -> RawResults:
     FileNotFoundError
         When the file does not exist.
     ValueError
-        When it is not UTF-8, uses CR-only line endings, has no header, or lacks a column of
-        :data:`REQUIRED_COLUMNS` (all missing ones are named).
+        When it uses CR-only line endings, has no header, lacks a column of :data:`REQUIRED_COLUMNS`
+        (all missing ones are named) or repeats the name of a column the analysis uses (named).
     """
     path = Path(path)
     if not path.is_file():
         raise FileNotFoundError(f"{path}: no such results file")
-    try:
-        text = path.read_bytes().decode("utf-8-sig")
-    except UnicodeDecodeError as exc:
-        raise ValueError(f"{path}: not UTF-8 text ({exc.reason} at byte {exc.start})") from None
-    if "\r" in text and "\n" not in text:
-        raise ValueError(f"{path}: CR-only line endings (the Requester website's legacy export); "
-                         "re-save the file with LF or CRLF line endings")
-    header, rows, lines, problems = _split_records(text, path)
-    frame = pd.DataFrame(rows, columns=header, dtype=object) if rows else pd.DataFrame(columns=header, dtype=object)
-    frame[LINE] = np.asarray(lines, dtype=np.int64)
-    frame = _collapse_one_hot(frame)
-    frame = _join_list_answers(frame)
-    return RawResults(frame, problems_frame(problems), str(path))
-
-
-def _split_records(text: str, path: Path) -> tuple[list[str], list[list[str]], list[int], list]:
-    """Header, data rows padded to the header, their start lines, and the rows of the wrong length."""
-    reader = csv.reader(io.StringIO(text, newline=""))
-    header = next(reader, None)
-    if not header or not any(header):
-        raise ValueError(f"{path}: empty file (no header row)")
+    table = read_csv_table(path.read_bytes(), str(path), columns=_selector(columns), accept=_accept)
+    header = list(table.header)
+    notices = list(table.notices)
+    if table.encoding not in ("UTF-8", "UTF-8 with byte-order mark"):
+        notices.insert(0, f"encoding: {table.encoding}")
     drop_index = header[0] in ("", "Unnamed: 0") and len(header) > 1
-    if drop_index:
-        header = header[1:]
-    missing = [c for c in REQUIRED_COLUMNS if c not in header]
+    names = _checked_header(header, drop_index, path, notices)
+    frame = table.frame
+    keep = [c for c in frame.columns if int(c) in names]
+    frame = frame[keep].set_axis([names[int(c)] for c in keep], axis=1)
+    frame[LINE] = np.asarray(table.lines, dtype=np.int64)
+    assignment_at = header.index("AssignmentId")
+    problems = problems_frame([(line, cells.get(assignment_at, ""), reason) for line, cells, reason in table.problems])
+    frame = _join_list_answers(_collapse_one_hot(frame))
+    simulated = "RequesterAnnotation" in frame.columns and bool(
+        frame["RequesterAnnotation"].astype(str).str.startswith(SIMULATED_MARK).any())
+    return RawResults(frame, problems, str(path), tuple(notices), table.encoding, simulated)
+
+
+def _selector(columns: Callable[[str], bool] | None):
+    if columns is None:
+        return None
+    return lambda i, name: (i == 0 and name in ("", "Unnamed: 0")) or name in REQUIRED_COLUMNS or name in _TRAILING \
+        or bool(columns(name))
+
+
+def _accept(fields: int, header: list[str]) -> bool:
+    """Rows as long as the header, or two fields short when it ends with ``Approve``, ``Reject`` (the
+    website leaves those cells off)."""
+    n = len(header)
+    return fields == n or (fields == n - len(_TRAILING) and tuple(header[-len(_TRAILING):]) == _TRAILING)
+
+
+def _checked_header(header: list[str], drop_index: bool, path: Path, notices: list[str]) -> dict[int, str]:
+    """Column position -> name of the columns kept; duplicated names are an error when the analysis uses them."""
+    named = {i: name.strip() for i, name in enumerate(header) if not (drop_index and i == 0)}
+    missing = [c for c in REQUIRED_COLUMNS if c not in named.values()]
     if missing:
         raise ValueError(f"{path}: not a batch-results file: missing column(s) {', '.join(missing)}")
-    n = len(header)
-    short = n - len(_TRAILING) if tuple(header[-len(_TRAILING):]) == _TRAILING else None
-    rows, lines, problems = [], [], []
-    assignment_at = header.index("AssignmentId")
-    start = reader.line_num + 1
-    for record in reader:
-        line, start = start, reader.line_num + 1
-        if drop_index and record:
-            record = record[1:]
-        if not record or record == [""] * len(record):
-            continue
-        if len(record) == short:
-            record = record + [""] * len(_TRAILING)
-        if len(record) != n:
-            assignment = record[assignment_at] if len(record) > assignment_at else ""
-            problems.append((line, assignment, f"has {len(record)} fields, the header has {n}"))
-            continue
-        rows.append(record)
-        lines.append(line)
-    return header, rows, lines, problems
+    positions: dict[str, list[int]] = {}
+    for i, name in named.items():
+        positions.setdefault(name, []).append(i)
+    repeated = {name: at for name, at in positions.items() if len(at) > 1}
+    used = [n for n in repeated if n in REQUIRED_COLUMNS or n.startswith("Answer.") or n in _USED]
+    if used:
+        raise ValueError(f"{path}: duplicated column name(s) in the header: " + "; ".join(
+            f"{n} (columns {', '.join(str(i + 1) for i in repeated[n])})" for n in used))
+    if repeated:
+        notices.append("duplicated column name(s) in the header, the first of each kept: " + "; ".join(
+            f"{n} (columns {', '.join(str(i + 1) for i in at)})" for n, at in repeated.items()))
+    return {i: name for i, name in named.items() if positions[name][0] == i}
 
 
 def _collapse_one_hot(frame: pd.DataFrame) -> pd.DataFrame:
