@@ -38,7 +38,7 @@ __all__ = ["Decoded", "Scan", "CsvTable", "decode", "scan_records", "read_csv_ta
 
 #: What an undecodable byte becomes.
 SUBSTITUTE = "\x1a"
-_CHUNK = 1 << 25
+_CHUNK = 1 << 20
 _QUOTE, _COMMA, _LF, _CR = 34, 44, 10, 13
 _MULTIBYTE = re.compile(rb"[\xc2-\xf4][\x80-\xbf]+")
 
@@ -135,38 +135,55 @@ class Scan:
 def scan_records(data: bytes) -> Scan:
     """Split ``data`` (UTF-8 CSV text) into records without parsing cells (vectorised; module docstring)."""
     buffer = np.frombuffer(data, dtype=np.uint8)
-    ends, commas, newlines = [], [], []
-    parity, well_formed = 0, True
-    for offset in range(0, len(buffer), _CHUNK):
+    size = len(buffer)
+    ends, lines, comma_parts = [], [], []
+    parity, well_formed, n_newlines, previous = 0, True, 0, -2
+    for offset in range(0, size, _CHUNK):
         chunk = buffer[offset:offset + _CHUNK]
-        quotes = chunk == _QUOTE
-        inside = (np.cumsum(quotes, dtype=np.uint8) & 1).astype(bool) ^ bool(parity)
-        if quotes.any():
-            well_formed &= _quotes_well_placed(buffer, offset + np.flatnonzero(quotes), inside[quotes])
-        line_feeds = chunk == _LF
-        newlines.append(offset + np.flatnonzero(line_feeds))
-        ends.append(offset + np.flatnonzero(line_feeds & ~inside))
-        commas.append(offset + np.flatnonzero((chunk == _COMMA) & ~inside))
-        parity = int(inside[-1])
+        events = np.flatnonzero((chunk == _QUOTE) | (chunk == _COMMA) | (chunk == _LF) | (chunk == _CR)) + offset
+        kinds = buffer[events]
+        is_quote = kinds == _QUOTE
+        inside = ((np.cumsum(is_quote, dtype=np.int32) - is_quote + parity) & 1).astype(bool)
+        well_formed &= _quotes_well_placed(buffer, events, is_quote, inside, previous)
+        is_lf = kinds == _LF
+        is_end = is_lf & ~inside
+        ends.append(events[is_end])
+        lines.append(n_newlines + np.cumsum(is_lf, dtype=np.int64)[is_end])
+        comma_parts.append(events[(kinds == _COMMA) & ~inside])
+        n_newlines += int(is_lf.sum())
+        parity = (parity + int(is_quote.sum())) & 1
+        previous = int(events[-1]) if len(events) else previous
     ends = np.concatenate(ends) if ends else np.zeros(0, np.int64)
-    all_newlines = np.concatenate(newlines) if newlines else np.zeros(0, np.int64)
-    commas = np.concatenate(commas) if commas else np.zeros(0, np.int64)
-    if len(buffer) and (len(ends) == 0 or ends[-1] != len(buffer) - 1):
-        ends = np.append(ends, len(buffer))
+    commas = np.concatenate(comma_parts) if comma_parts else np.zeros(0, np.int64)
+    end_lines = np.concatenate(lines) if lines else np.zeros(0, np.int64)
+    if size and (len(ends) == 0 or ends[-1] != size - 1):
+        ends = np.append(ends, size)
+        end_lines = np.append(end_lines, n_newlines + 1)
     starts = np.concatenate([[0], ends[:-1] + 1]).astype(np.int64) if len(ends) else np.zeros(0, np.int64)
-    lines = np.searchsorted(all_newlines, starts) + 1
-    n_fields = np.diff(np.searchsorted(commas, np.concatenate([starts[:1], ends]))) + 1 if len(ends) else starts
-    return Scan(starts, ends.astype(np.int64), lines.astype(np.int64), np.asarray(n_fields, np.int64),
-                well_formed and not parity, bool(parity))
+    # A record starts on the line after the one its predecessor's newline ends.
+    start_lines = np.concatenate([[1], end_lines[:-1] + 1]) if len(ends) else np.zeros(0, np.int64)
+    n_fields = np.diff(np.searchsorted(commas, np.concatenate([[-1], ends]))) + 1
+    return Scan(starts, ends.astype(np.int64), start_lines.astype(np.int64), n_fields.astype(np.int64),
+                bool(well_formed and not parity), bool(parity))
 
 
-def _quotes_well_placed(buffer: np.ndarray, positions: np.ndarray, inside_after: np.ndarray) -> bool:
-    """Opening quotes follow a delimiter or line start; closing ones precede a delimiter, line end or quote."""
-    opening, closing = positions[inside_after], positions[~inside_after]
-    before = buffer[np.maximum(opening - 1, 0)]
-    ok_open = (opening == 0) | (before == _COMMA) | (before == _LF) | (before == _QUOTE)
-    after = buffer[np.minimum(closing + 1, len(buffer) - 1)]
-    ok_close = (closing == len(buffer) - 1) | np.isin(after, (_COMMA, _LF, _CR, _QUOTE))
+def _quotes_well_placed(buffer: np.ndarray, events: np.ndarray, is_quote: np.ndarray, inside: np.ndarray,
+                        previous: int) -> bool:
+    """Opening quotes follow a delimiter, line start or quote; closing ones precede a delimiter, line end or quote.
+
+    ``events`` are the positions of every quote, comma, CR and LF, so "the byte before is one of them"
+    is "the event before is adjacent".
+    """
+    if not is_quote.any():
+        return True
+    gaps = np.diff(events, prepend=previous)
+    opening = is_quote & ~inside
+    closing = is_quote & inside
+    ok_open = (gaps[opening] == 1) | (events[opening] == 0)
+    last = int(events[-1])
+    # The event after the chunk's last one lies in the next chunk: look at the byte itself.
+    tail = last == len(buffer) - 1 or int(buffer[last + 1]) in (_QUOTE, _COMMA, _LF, _CR)
+    ok_close = np.append(gaps[1:] == 1, tail)[closing]
     return bool(ok_open.all() and ok_close.all())
 
 
