@@ -30,7 +30,7 @@ import dataclasses
 import hashlib
 import hmac
 import os
-from typing import Callable, Mapping
+from typing import Callable, Collection, Mapping
 
 import numpy as np
 import pandas as pd
@@ -43,6 +43,8 @@ __all__ = ["Annotations", "load_annotations", "to_annotations", "pseudonymize", 
 #: Columns every annotations table has before its answer and key columns.
 BASE_COLUMNS = ("task", "hit", "assignment", "worker", "status", "submit_time", "work_time", "reward", LINE)
 _TASK_COLUMNS = ("Input.task_id", "Answer.task_id")
+#: Columns read besides the answers.
+_READ = ("AssignmentStatus", "SubmitTime", "WorkTimeInSeconds", "Reward", "RequesterAnnotation", *_TASK_COLUMNS)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -59,12 +61,18 @@ class Annotations:
         The study.
     source : str
         Where the rows came from.
+    notices : tuple of str
+        Remarks on the file as a whole, for the QC report (:attr:`RawResults.notices`).
+    simulated : bool
+        Whether the file was written by ``studykit simulate``.
     """
 
     frame: pd.DataFrame
     problems: pd.DataFrame
     schema: StudySchema
     source: str
+    notices: tuple[str, ...] = ()
+    simulated: bool = False
 
 
 def pseudonymize(workers: pd.Series, salt: str) -> pd.Series:
@@ -83,15 +91,19 @@ def pseudonymize(workers: pd.Series, salt: str) -> pd.Series:
 
 
 def load_annotations(path: str | os.PathLike, study: str | StudySchema, *, salt: str,
-                     answers: Mapping[str, str] | None = None,
-                     answer_key: pd.DataFrame | None = None) -> Annotations:
+                     answers: Mapping[str, str] | None = None, answer_key: pd.DataFrame | None = None,
+                     hit_ids: Collection[str] | None = None) -> Annotations:
     """Read a batch-results CSV into annotations (:func:`read_results_csv` then :func:`to_annotations`)."""
-    return to_annotations(read_results_csv(path), study, salt=salt, answers=answers, answer_key=answer_key)
+    wanted = set(answers) if answers is not None else set(default_answers(study))
+    wanted |= {f"Answer.{k}" for k in wanted}
+    raw = read_results_csv(path, columns=lambda name: name in wanted or name in _READ
+                           or name.rsplit(".", 1)[0] in wanted)
+    return to_annotations(raw, study, salt=salt, answers=answers, answer_key=answer_key, hit_ids=hit_ids)
 
 
 def to_annotations(raw: RawResults, study: str | StudySchema, *, salt: str,
-                   answers: Mapping[str, str] | None = None,
-                   answer_key: pd.DataFrame | None = None) -> Annotations:
+                   answers: Mapping[str, str] | None = None, answer_key: pd.DataFrame | None = None,
+                   hit_ids: Collection[str] | None = None) -> Annotations:
     """Turn a read batch-results file into the canonical annotations table.
 
     Parameters
@@ -109,6 +121,8 @@ def to_annotations(raw: RawResults, study: str | StudySchema, *, salt: str,
         ``choice``, ...).
     answer_key : DataFrame, optional
         The batch's ``answer_key.csv``: ``task_id`` and the study's key columns.
+    hit_ids : collection of str, optional
+        The HIT ids of the batch (its posting ledger): rows of other HITs are reported as unusable.
 
     Returns
     -------
@@ -141,13 +155,21 @@ def to_annotations(raw: RawResults, study: str | StudySchema, *, salt: str,
     _note(reasons, frame["task"].eq(""), "no task id")
     _note(reasons, frame["assignment"].eq(""), "no AssignmentId")
     _note(reasons, frame["assignment"].duplicated() & frame["assignment"].ne(""), "repeats an earlier AssignmentId")
+    if hit_ids is not None:
+        _note_foreign_hits(reasons, frame["hit"], hit_ids)
     if answer_key is not None:
         frame = _join_key(frame, answer_key, schema, reasons)
     bad = reasons.ne("")
     problems = pd.concat([raw.problems, problems_frame(list(zip(frame.loc[bad, LINE], frame.loc[bad, "assignment"],
                                                                   reasons[bad])))], ignore_index=True)
     return Annotations(frame[~bad].reset_index(drop=True), problems.sort_values(LINE, ignore_index=True),
-                       schema, raw.source)
+                       schema, raw.source, raw.notices, raw.simulated)
+
+
+def _note_foreign_hits(reasons: pd.Series, hits: pd.Series, hit_ids: Collection[str]) -> None:
+    """Mark rows whose HIT is not one of the batch's."""
+    ids = hits.astype(str).str.strip()
+    _note(reasons, ~ids.isin(set(hit_ids)), lambda rows: "HIT " + ids[rows].map(repr) + " is not in the batch")
 
 
 def _checked_mapping(answers: Mapping[str, str], schema: StudySchema, raw: RawResults) -> dict[str, str]:

@@ -5,6 +5,9 @@ The rules, applied in this order (appendix D.4, E.2.1 and G.1, "Quality control"
 ``unparseable``
     Rows the loader could not use (wrong number of fields, answers outside their options, no task id,
     a task missing from the answer key, a repeated assignment). Listed with their line numbers.
+``duplicate_worker`` (studykit's addition)
+    One answer per worker and task: when a worker answered the same task under several assignments,
+    the first submitted (``SubmitTime``, then the line in the file) is kept and the others excluded.
 ``rejected`` (studykit's addition; ``drop_rejected=False`` keeps them)
     Assignments the requester rejected (``AssignmentStatus`` = Rejected).
 ``blank_worker``
@@ -16,6 +19,9 @@ The rules, applied in this order (appendix D.4, E.2.1 and G.1, "Quality control"
 ``min_annotators``
     Every instance of a task with selections from fewer than ``min_annotators`` distinct workers
     (paper: 2 for simulatability and misclassification, 3 for spurious correlations).
+
+A "task" is the ``task`` column, or the pair (``task``, ``question``) when the table has a
+``question`` column (the generic analysis of :mod:`studykit.analysis.generic`).
 
 The result is the same whether ``blank_worker`` runs before or after ``no_selection`` (both use the
 blank rate before blanks are removed); running it first attributes a blank worker's blanks to it.
@@ -38,6 +44,7 @@ __all__ = ["QCConfig", "QCReport", "QCResult", "apply_qc", "RULES"]
 #: Rule name -> one-line description (the order in which the rules are applied).
 RULES = {
     "unparseable": "rows that could not be read or used (see the problems list for their lines)",
+    "duplicate_worker": "later answers of a worker to a task they had already answered (first submitted kept)",
     "rejected": "assignments the requester rejected",
     "blank_worker": "every instance of workers who left the task blank more than {threshold:.0%} of the time",
     "no_selection": "instances where the annotator made no selection ({selection} empty)",
@@ -91,11 +98,14 @@ class QCReport:
         One row per excluded row: ``line``, ``assignment``, ``task``, ``worker`` (pseudonym), ``rule``,
         ``reason``.
     config : QCConfig
+    notices : tuple of str
+        Remarks on the file as a whole (encoding read, duplicated columns, confidences not numbers...).
     """
 
     summary: pd.DataFrame
     exclusions: pd.DataFrame
     config: QCConfig
+    notices: tuple[str, ...] = ()
 
 
 @dataclasses.dataclass(frozen=True)
@@ -134,12 +144,29 @@ def apply_qc(annotations: Annotations, config: QCConfig | None = None) -> QCResu
         drop = rule(frame, schema, config)
         summary.append(_excluded_counts(name, descriptions[name], frame, drop))
         excluded.append(frame.loc[drop, [LINE, "assignment", "task", "worker"]].assign(rule=name, reason=""))
-        frame = frame[~drop]
+        # A rule that drops nothing keeps the frame as is (no copy of a million rows).
+        frame = frame[~drop] if drop.any() else frame
     summary.append(_counts("kept", "rows left for analysis", frame))
     exclusions = pd.concat(excluded, ignore_index=True)[[LINE, "assignment", "task", "worker", "rule", "reason"]]
     kept = dataclasses.replace(annotations, frame=frame.reset_index(drop=True))
-    report = QCReport(pd.DataFrame(summary), exclusions.sort_values(LINE, ignore_index=True), config)
+    report = QCReport(pd.DataFrame(summary), exclusions.sort_values(LINE, ignore_index=True), config,
+                      tuple(getattr(annotations, "notices", ())))
     return QCResult(kept, report)
+
+
+def _units(frame: pd.DataFrame) -> list[str]:
+    return ["task", "question"] if "question" in frame.columns else ["task"]
+
+
+def _duplicate_worker(frame: pd.DataFrame, schema: StudySchema, config: QCConfig) -> pd.Series:
+    keys = [*_units(frame), "worker"]
+    if not len(frame):
+        return pd.Series(False, index=frame.index)
+    order = frame[keys].assign(_time=frame["submit_time"] if "submit_time" in frame.columns else pd.NaT,
+                                _line=frame[LINE])
+    order = order.sort_values(["_time", "_line"], na_position="last", kind="stable")
+    later = order.duplicated(keys, keep="first")
+    return later.reindex(frame.index)
 
 
 def is_blank(frame: pd.DataFrame, schema: StudySchema) -> pd.Series:
@@ -150,7 +177,7 @@ def is_blank(frame: pd.DataFrame, schema: StudySchema) -> pd.Series:
 def _rejected(frame: pd.DataFrame, schema: StudySchema, config: QCConfig) -> pd.Series:
     if not config.drop_rejected:
         return pd.Series(False, index=frame.index)
-    return frame["status"].str.lower().eq("rejected")
+    return frame["status"].astype(str).str.lower().eq("rejected")
 
 
 def _blank_worker(frame: pd.DataFrame, schema: StudySchema, config: QCConfig) -> pd.Series:
@@ -163,11 +190,11 @@ def _no_selection(frame: pd.DataFrame, schema: StudySchema, config: QCConfig) ->
 
 
 def _min_annotators(frame: pd.DataFrame, schema: StudySchema, config: QCConfig) -> pd.Series:
-    return frame.groupby("task")["worker"].transform("nunique") < config.min_annotators
+    return frame.groupby(_units(frame), observed=True)["worker"].transform("nunique") < config.min_annotators
 
 
 _RULES: dict[str, Callable[[pd.DataFrame, StudySchema, QCConfig], pd.Series]] = {
-    "rejected": _rejected, "blank_worker": _blank_worker, "no_selection": _no_selection,
+    "duplicate_worker": _duplicate_worker, "rejected": _rejected, "blank_worker": _blank_worker, "no_selection": _no_selection,
     "min_annotators": _min_annotators,
 }
 
