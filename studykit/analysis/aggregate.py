@@ -46,7 +46,8 @@ def weighted_majority_vote(annotations: pd.DataFrame, label: str = "label", *, w
     label : str
         Column of the answers; empty or missing answers are ignored.
     weight : str or None
-        Column of the confidences (0-3), or None for a plain majority vote (every weight 1).
+        Column of the confidences (0-3), or None for a plain majority vote (every weight 1). A table
+        without that column (answers collected without a confidence question) is voted with weight 1.
     task : str
         Column of the task ids.
     seed : int
@@ -60,7 +61,8 @@ def weighted_majority_vote(annotations: pd.DataFrame, label: str = "label", *, w
         ``n_annotators`` (answers counted) and ``tied`` (whether the winner was drawn among ties).
     """
     answers = annotations[annotations[label].notna() & annotations[label].astype(str).ne("")]
-    weights = confidence_weight(answers[weight]) if weight is not None else pd.Series(1.0, index=answers.index)
+    weighted = weight is not None and weight in answers.columns
+    weights = confidence_weight(answers[weight]) if weighted else pd.Series(1.0, index=answers.index)
     scores = (pd.DataFrame({"task": answers[task].to_numpy(), "label": answers[label].to_numpy(),
                             "weight": weights.to_numpy(dtype=float)})
               .groupby(["task", "label"], sort=False, observed=True)["weight"]
@@ -130,9 +132,9 @@ class DawidSkeneResult:
     n_iter : int
         EM iterations run.
     converged : bool
-        Whether the log-likelihood gain fell below ``tol`` within ``n_iter`` iterations.
+        Whether the objective's change fell below ``tol`` within ``n_iter`` iterations.
     log_likelihood : float
-        Mean log-likelihood per answer of the observed answers at the end.
+        The objective L per answer at the end (:func:`dawid_skene`; crowd-kit's ``loss_history_[-1]``).
     """
 
     votes: pd.DataFrame
@@ -149,14 +151,26 @@ _EPS = 1e-10
 
 def dawid_skene(annotations: pd.DataFrame, label: str = "label", *, task: str = "task", worker: str = "worker",
                 n_iter: int = 100, tol: float = 1e-5, seed: int = 0) -> DawidSkeneResult:
-    """Dawid and Skene's (1979) latent-class model, fitted by EM.
+    """Dawid and Skene's (1979) latent-class model, fitted by EM with crowd-kit 1.4.2's defaults and stopping rule.
 
     Each worker w has a confusion matrix :math:`e^w_{lk} = P(\\text{answer } l \\mid \\text{true } k)`;
-    true labels have the prior :math:`p_k`. Starting from the plain majority vote's label shares, EM
-    alternates the M-step (:math:`p` = mean posterior, :math:`e^w_{lk} \\propto \\sum_{\\text{tasks of }
-    w \\text{ answered } l} P(k)`, entries floored at 1e-10) and the E-step (posterior
-    :math:`\\propto p_k \\prod e^w_{l k}`), until the mean log-likelihood per answer gains less than
-    ``tol``; the same scheme as crowd-kit's ``DawidSkene``.
+    true labels have the prior :math:`p_k`. Initialisation: the posteriors :math:`q` are the plain
+    majority vote's label shares, then an M-step. Each iteration is an E-step (posterior
+    :math:`q_{tk} \\propto p_k \\prod e^w_{l k}`), an M-step (:math:`p` = mean posterior, floored at
+    1e-10; :math:`e^w_{lk} \\propto \\sum_{\\text{tasks of } w \\text{ answered } l} q_{tk}`, entries
+    floored at 1e-10), and the objective
+
+    .. math:: L = \\frac{1}{n_{\\text{answers}}} \\Big[\\sum_{\\text{answers } (t, w, l)} \\sum_k q_{tk}
+              (\\log e^w_{lk} + \\log p_k) - \\sum_{t, k} q_{tk} \\log q_{tk}\\Big].
+
+    **Convergence rule**: EM stops at the first iteration where L rises by less than ``tol`` (a fall
+    stops it too), or after ``n_iter`` iterations. This is crowd-kit 1.4.2's ``DawidSkene`` exactly
+    (``n_iter=100``, ``tol=1e-5``; its ``_evidence_lower_bound``), so both stop at the same iteration.
+    Its L counts the prior once per answer rather than once per task, so it is not EM's evidence lower
+    bound and can fall while EM still improves the likelihood; with few answers per worker it often
+    stops after a handful of iterations. For the fixed point of EM, pass ``n_iter=500, tol=1e-10``.
+    Ties between equally probable labels are broken by the seeded key of
+    :func:`weighted_majority_vote` (crowd-kit takes the first label in its column order).
 
     Parameters
     ----------
@@ -167,7 +181,7 @@ def dawid_skene(annotations: pd.DataFrame, label: str = "label", *, task: str = 
     n_iter : int
         Most EM iterations.
     tol : float
-        Stopping tolerance on the log-likelihood gain.
+        Stopping tolerance on the change of L.
     seed : int
         Seed of the tie break between equally probable labels (as in :func:`weighted_majority_vote`).
 
@@ -184,17 +198,30 @@ def dawid_skene(annotations: pd.DataFrame, label: str = "label", *, task: str = 
     shape = (len(tasks), len(labels))
     probas = np.zeros(shape)
     np.add.at(probas, (t, obs), 1.0)
-    probas /= probas.sum(axis=1, keepdims=True)
-    previous, converged, iteration = -np.inf, False, 0
+    probas /= np.maximum(probas.sum(axis=1, keepdims=True), 1.0)
+    priors = np.clip(probas.mean(axis=0), _EPS, None) if len(tasks) else np.ones(len(labels))
+    errors = _m_step(probas, t, w, obs, len(workers))
+    previous, converged, iteration, objective = -np.inf, False, 0, float("nan")
     for iteration in range(1, n_iter + 1):
+        probas = _e_step(priors, errors, t, w, obs, len(tasks))
         priors = np.clip(probas.mean(axis=0), _EPS, None)
         errors = _m_step(probas, t, w, obs, len(workers))
-        probas, log_likelihood = _e_step(priors, errors, t, w, obs, len(tasks))
-        if log_likelihood - previous < tol:
+        objective = _objective(probas, priors, errors, t, w, obs)
+        if objective - previous < tol:
             converged = True
             break
-        previous = log_likelihood
-    return _ds_result(probas, priors, errors, tasks, workers, labels, t, iteration, converged, log_likelihood, seed)
+        previous = objective
+    return _ds_result(probas, priors, errors, tasks, workers, labels, t, iteration, converged, objective, seed)
+
+
+def _objective(probas: np.ndarray, priors: np.ndarray, errors: np.ndarray, t: np.ndarray, w: np.ndarray,
+               obs: np.ndarray) -> float:
+    """crowd-kit 1.4.2's ``_evidence_lower_bound`` per answer (docstring of :func:`dawid_skene`)."""
+    if not len(t):
+        return 0.0
+    joint = float((probas[t] * (np.log(errors[w, obs]) + np.log(priors))).sum())
+    clipped = np.clip(probas, _EPS, None)
+    return (joint - float((clipped * np.log(clipped)).sum())) / len(t)
 
 
 def _m_step(probas: np.ndarray, t: np.ndarray, w: np.ndarray, obs: np.ndarray, n_workers: int) -> np.ndarray:
@@ -208,15 +235,14 @@ def _m_step(probas: np.ndarray, t: np.ndarray, w: np.ndarray, obs: np.ndarray, n
 
 
 def _e_step(priors: np.ndarray, errors: np.ndarray, t: np.ndarray, w: np.ndarray, obs: np.ndarray,
-            n_tasks: int) -> tuple[np.ndarray, float]:
-    """Posteriors of the true labels, shape (n_tasks, n_labels), and the mean log-likelihood per answer."""
-    from scipy.special import logsumexp
-
+            n_tasks: int) -> np.ndarray:
+    """Posteriors of the true labels, shape (n_tasks, n_labels)."""
     log_errors = np.log(errors[w, obs])
     joint = np.log(priors) + np.stack([np.bincount(t, weights=log_errors[:, k], minlength=n_tasks)
                                        for k in range(len(priors))], axis=1)
-    evidence = logsumexp(joint, axis=1, keepdims=True)
-    return np.exp(joint - evidence), float(evidence.sum() / len(t))
+    joint -= joint.max(axis=1, keepdims=True)
+    probas = np.exp(joint)
+    return probas / probas.sum(axis=1, keepdims=True)
 
 
 def _ds_result(probas, priors, errors, tasks, workers, labels, t, iteration, converged, log_likelihood,
