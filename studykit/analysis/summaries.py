@@ -142,9 +142,11 @@ def method_caution(votes: dict[str, pd.DataFrame], threshold: float = 0.05) -> s
         both = other.notna()
         differ = int((other[both].astype(str) != reference[both].astype(str)).sum())
         if both.sum() and differ / both.sum() > threshold:
-            parts.append(f"{name} on {differ} of {int(both.sum())} tasks ({differ / both.sum():.0%})")
+            parts.append(f"the {name} disagrees with it on {differ} of {int(both.sum())} tasks "
+                         f"({differ / both.sum():.0%})")
     if not parts:
         return ""
-    return (f"**Caution**: the {names[0]} and " + "; ".join(parts) + f" disagree (more than {threshold:.0%}): the "
-            "aggregate depends on the method, so report the method with the result. Dawid-Skene estimates a "
-            "confusion matrix per worker and is unreliable when workers answer few tasks.")
+    return (f"**Caution**: methods disagree on more than {threshold:.0%} of the tasks: " + "; ".join(parts)
+            + f" (reference: the {names[0]}). The aggregate depends on the method, so report the method with the "
+            "result; Dawid-Skene estimates a confusion matrix per worker and is unreliable when workers answer few "
+            "tasks.")
