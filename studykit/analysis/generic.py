@@ -228,12 +228,8 @@ def analyze_results(results: str | os.PathLike, questions: Sequence[str], *, sal
     """
     if not questions:
         raise ValueError("name at least one answer column to analyse (--question Answer.NAME)")
-    wanted = [q if q.startswith("Answer.") else f"Answer.{q}" for q in questions]
     extra = {"Input.task_id", "AssignmentStatus", "SubmitTime", "RequesterAnnotation"}
-    if confidence:
-        extra.add(confidence if confidence.startswith("Answer.") else f"Answer.{confidence}")
-    raw = read_results_csv(results, columns=lambda name: name in extra or (
-        name.startswith("Answer.") and any(fnmatch.fnmatchcase(name, w) or name.startswith(w + ".") for w in wanted)))
+    raw = read_results_csv(results, columns=lambda name: name in extra or name.startswith("Answer."))
     loaded = answers_table(raw, questions, salt=salt, confidence=confidence, hit_ids=hit_ids)
     checked = apply_qc(loaded, qc or QCConfig(min_annotators=2))
     kept = checked.annotations.frame
