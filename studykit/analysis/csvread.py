@@ -240,12 +240,12 @@ def read_csv_table(raw: bytes, path: str, *, columns=None, accept=None) -> CsvTa
     """
     decoded = decode(raw, path)
     data = decoded.data
-    if b"\r" in data[:65536] and b"\n" not in data:
-        raise ValueError(f"{path}: CR-only line endings (the Requester website's legacy export); "
-                         "re-save the file with LF or CRLF line endings")
     scan = scan_records(data)
     if not len(scan.starts) or not data[scan.starts[0]:scan.ends[0]].strip(b"\r\n\t ,\"\x1a"):
         raise ValueError(f"{path}: empty file (no header row)")
+    if b"\r" in data[scan.starts[0]:scan.ends[0]].rstrip(b"\r\n"):
+        raise ValueError(f"{path}: CR-only line endings (the Requester website's legacy export); "
+                         "re-save the file with LF or CRLF line endings")
     header = _cells(data[scan.starts[0]:scan.ends[0]])
     n = len(header)
     accept = accept or (lambda fields, names: fields == len(names))
