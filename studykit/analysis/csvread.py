@@ -243,7 +243,8 @@ def read_csv_table(raw: bytes, path: str, *, columns=None, accept=None) -> CsvTa
     scan = scan_records(data)
     if not len(scan.starts) or not data[scan.starts[0]:scan.ends[0]].strip(b"\r\n\t ,\"\x1a"):
         raise ValueError(f"{path}: empty file (no header row)")
-    if b"\r" in data[scan.starts[0]:scan.ends[0]].rstrip(b"\r\n"):
+    if b"\r" in data[scan.starts[0]:scan.ends[0]].rstrip(b"\r\n") and \
+            data.count(b"\r") - data.count(b"\r\n") > len(scan.starts):
         raise ValueError(f"{path}: CR-only line endings (the Requester website's legacy export); "
                          "re-save the file with LF or CRLF line endings")
     header = _cells(data[scan.starts[0]:scan.ends[0]])

@@ -76,7 +76,8 @@ class GenericAnalysis:
     description: str
 
 
-def question_columns(columns: Sequence[str], patterns: Sequence[str]) -> list[tuple[str, str, str | None]]:
+def question_columns(columns: Sequence[str], patterns: Sequence[str], source: str = "") -> list[
+        tuple[str, str, str | None]]:
     """``(question, column, item)`` for every column matching a pattern (``item`` None for a plain name).
 
     Raises ValueError naming a pattern that matches no column, or a column two patterns claim.
@@ -89,7 +90,8 @@ def question_columns(columns: Sequence[str], patterns: Sequence[str]) -> list[tu
         matches = fnmatch.filter(answers, pattern) if globbed else [c for c in answers if c == pattern]
         if not matches:
             shown = ", ".join(answers[:12]) + (" ..." if len(answers) > 12 else "")
-            raise ValueError(f"--question {pattern}: no such answer column (the file has: {shown or 'none'})")
+            raise ValueError(f"{source or 'results'}: --question {pattern}: no such answer column "
+                             f"(the file has: {shown or 'none'})")
         stem = pattern.removeprefix("Answer.")
         question = stem.split("*")[0].split("?")[0].split("[")[0].rstrip("_.-") or stem if globbed else stem
         for column in matches:
@@ -104,7 +106,7 @@ def answers_table(raw: RawResults, questions: Sequence[str], *, salt: str, confi
                   hit_ids: Collection[str] | None = None) -> Annotations:
     """The long table of ``questions`` (module docstring), workers pseudonymized, unusable rows in ``problems``."""
     source = raw.frame
-    targets = question_columns(list(source.columns), questions)
+    targets = question_columns(list(source.columns), questions, raw.source)
     notices = list(raw.notices)
     if confidence is not None:
         confidence = confidence if confidence.startswith("Answer.") else f"Answer.{confidence}"
