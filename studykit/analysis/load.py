@@ -208,12 +208,71 @@ def parse_times(values: pd.Series) -> pd.Series:
     """MTurk times (``Mon Nov 04 22:15:19 PST 2019``) as UTC timestamps; NaT where empty or unreadable.
 
     PST and PDT are read as UTC-8 and UTC-7 (``strptime``'s ``%Z`` accepts neither unless the process
-    runs in US Pacific time); UTC and GMT are accepted too.
+    runs in US Pacific time); UTC and GMT are accepted too. Cells in exactly that layout are read by
+    vectorised byte arithmetic (a million in a fraction of a second); others by ``pd.to_datetime``.
     """
-    text = values.fillna("").astype(str).str.strip()
-    for zone, offset in _ZONES.items():
-        text = text.str.replace(f" {zone} ", f" {offset} ", regex=False)
-    return pd.to_datetime(text, format="%a %b %d %H:%M:%S %z %Y", utc=True, errors="coerce")
+    cells = values.fillna("").astype(str)
+    fast = _fast_times(cells.to_numpy(dtype=object))
+    if fast is not None:
+        result, ok = fast
+        result.index = values.index
+        rest = ~ok & cells.ne("").to_numpy()
+    else:
+        result = pd.Series(pd.NaT, index=values.index, dtype="datetime64[ns, UTC]")
+        rest = cells.ne("").to_numpy()
+    if rest.any():
+        text = cells[rest].str.strip()
+        for zone, offset in _ZONES.items():
+            text = text.str.replace(f" {zone} ", f" {offset} ", regex=False)
+        result[rest] = pd.to_datetime(text, format="%a %b %d %H:%M:%S %z %Y", utc=True, errors="coerce")
+    return result
+
+
+_MONTHS = {m: i + 1 for i, m in enumerate(("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct",
+                                           "Nov", "Dec"))}
+_OFFSET_HOURS = {"PST": 8, "PDT": 7, "UTC": 0, "GMT": 0}
+
+
+def _fast_times(cells: np.ndarray):
+    """(timestamps, ok) for cells exactly in the layout ``Mon Nov 04 22:15:19 PST 2019``; None if not ASCII."""
+    try:
+        raw = cells.astype("S29")
+    except (UnicodeEncodeError, ValueError):
+        return None
+    grid = raw.view(np.uint8).reshape(len(raw), 29) if len(raw) else np.zeros((0, 29), np.uint8)
+
+    def number(start, width):
+        out = np.zeros(len(grid), np.int64)
+        for k in range(width):
+            out = out * 10 + (grid[:, start + k].astype(np.int64) - 48)
+        return out
+
+    ok = (grid[:, 28] == 0) & (grid[:, 27] != 0)
+    for position in (3, 7, 10, 19, 23):
+        ok &= grid[:, position] == 32
+    for position in (13, 16):
+        ok &= grid[:, position] == 58
+    for position in (8, 9, 11, 12, 14, 15, 17, 18, 24, 25, 26, 27):
+        ok &= (grid[:, position] >= 48) & (grid[:, position] <= 57)
+    month = _lookup(grid[:, 4:7], _MONTHS)
+    zone = _lookup(grid[:, 20:23], _OFFSET_HOURS)
+    ok &= (month > 0) & (zone >= 0)
+    parts = pd.DataFrame({"year": np.where(ok, number(24, 4), 1970), "month": np.where(ok, month, 1),
+                          "day": np.where(ok, number(8, 2), 1), "hour": np.where(ok, number(11, 2), 0),
+                          "minute": np.where(ok, number(14, 2), 0), "second": np.where(ok, number(17, 2), 0)})
+    stamps = pd.to_datetime(parts, errors="coerce") + pd.to_timedelta(np.where(ok, zone, 0), unit="h")
+    ok &= stamps.notna().to_numpy()
+    return stamps.where(ok).dt.tz_localize("UTC"), ok
+
+
+def _lookup(letters: np.ndarray, table: dict[str, int]) -> np.ndarray:
+    """Three ASCII letters per row -> ``table``'s value (-1 when absent), without a Python loop over rows."""
+    codes = letters.astype(np.int64) @ np.array([65536, 256, 1])
+    keys = np.array([ord(k[0]) * 65536 + ord(k[1]) * 256 + ord(k[2]) for k in table])
+    values = np.array(list(table.values()))
+    order = np.argsort(keys)
+    at = np.clip(np.searchsorted(keys[order], codes), 0, len(keys) - 1)
+    return np.where(keys[order][at] == codes, values[order][at], -1)
 
 
 def parse_rewards(values: pd.Series) -> pd.Series:
