@@ -35,7 +35,7 @@ from typing import Callable, Collection, Mapping
 import numpy as np
 import pandas as pd
 
-from .load import LINE, RawResults, parse_rewards, parse_times, problems_frame, read_results_csv
+from .load import LINE, RawResults, parse_rewards, parse_times, problems_frame, read_results_csv, strip_text
 from .studies import AnswerField, StudySchema, default_answers, study_schema
 
 __all__ = ["Annotations", "load_annotations", "to_annotations", "pseudonymize", "BASE_COLUMNS"]
@@ -138,9 +138,9 @@ def to_annotations(raw: RawResults, study: str | StudySchema, *, salt: str,
     mapping = _checked_mapping(answers if answers is not None else default_answers(schema), schema, raw)
     source = raw.frame
     frame = pd.DataFrame({"task": _task_ids(source, answer_key is not None, raw.source),
-                          "hit": source["HITId"], "assignment": source["AssignmentId"].str.strip(),
+                          "hit": source["HITId"], "assignment": strip_text(source["AssignmentId"]),
                           "worker": pseudonymize(source["WorkerId"], salt),
-                          "status": _column(source, "AssignmentStatus").str.strip(),
+                          "status": strip_text(_column(source, "AssignmentStatus")),
                           "submit_time": parse_times(_column(source, "SubmitTime")),
                           "work_time": pd.to_numeric(_column(source, "WorkTimeInSeconds"), errors="coerce"),
                           "reward": parse_rewards(_column(source, "Reward")),
@@ -168,7 +168,7 @@ def to_annotations(raw: RawResults, study: str | StudySchema, *, salt: str,
 
 def _note_foreign_hits(reasons: pd.Series, hits: pd.Series, hit_ids: Collection[str]) -> None:
     """Mark rows whose HIT is not one of the batch's."""
-    ids = hits.astype(str).str.strip()
+    ids = strip_text(hits)
     _note(reasons, ~ids.isin(set(hit_ids)), lambda rows: "HIT " + ids[rows].map(repr) + " is not in the batch")
 
 
@@ -194,16 +194,26 @@ def _task_ids(source: pd.DataFrame, needed: bool, where: str) -> pd.Series:
         if needed:
             raise ValueError(f"{where}: missing column Input.task_id (or Answer.task_id), needed to join "
                              "the answer key; studykit's pages post it")
-        return source["HITId"].astype(str).str.strip()
-    ids = source[present[0]].astype(str).str.strip()
+        return strip_text(source["HITId"])
+    ids = strip_text(source[present[0]])
     for column in present[1:]:
-        ids = ids.where(ids.ne(""), source[column].astype(str).str.strip())
+        ids = ids.where(ids.ne(""), strip_text(source[column]))
     return ids
 
 
 def _normalize(values: pd.Series, field: AnswerField) -> tuple[pd.Series, pd.Series]:
-    """Answers spelled canonically, and a mask of answers outside the field's options."""
-    text = values.fillna("").astype(str).str.strip()
+    """Answers spelled canonically, and a mask of answers outside the field's options (each distinct
+    answer normalized once)."""
+    codes, uniques = pd.factorize(values.fillna("").astype(str))
+    canonical, invalid = _normalize_distinct(pd.Series(uniques, dtype=object), field)
+    if not len(codes):
+        return pd.Series([], index=values.index, dtype=object), pd.Series([], index=values.index, dtype=bool)
+    return (pd.Series(canonical.to_numpy(dtype=object)[codes], index=values.index),
+            pd.Series(invalid.to_numpy(dtype=bool)[codes], index=values.index))
+
+
+def _normalize_distinct(values: pd.Series, field: AnswerField) -> tuple[pd.Series, pd.Series]:
+    text = values.str.strip()
     if field.options is None:
         return text, pd.Series(False, index=values.index)
     spelling = {o.lower(): o for o in field.options}

@@ -36,7 +36,7 @@ import pandas as pd
 from .aggregate import dawid_skene, majority_vote, weighted_majority_vote
 from .agreement import krippendorff_alpha
 from .annotations import Annotations, pseudonymize
-from .load import LINE, RawResults, parse_times, problems_frame, read_results_csv
+from .load import LINE, RawResults, parse_times, problems_frame, read_results_csv, strip_text
 from .qc import QCConfig, QCReport, apply_qc
 from .report import Section, Table, format_interval, format_percent, write_report
 from .stats import wilson_interval
@@ -116,7 +116,7 @@ def answers_table(raw: RawResults, questions: Sequence[str], *, salt: str, confi
     weights = _confidences(source, confidence, notices) if confidence is not None else None
     parts = []
     for question, column, item in targets:
-        part = base.assign(question=question, label=source[column].astype(str).str.strip().to_numpy())
+        part = base.assign(question=question, label=strip_text(source[column]).to_numpy())
         if item is not None:
             part["task"] = part["task"].astype(str) + "/" + item
         if weights is not None:
@@ -135,16 +135,16 @@ def answers_table(raw: RawResults, questions: Sequence[str], *, salt: str, confi
 
 def _base_columns(source: pd.DataFrame, hit_ids: Collection[str] | None, salt: str):
     """Per assignment: task, hit, assignment, worker, status, submit_time, line; and why a row is unusable."""
-    hit = source["HITId"].astype(str).str.strip()
-    task = source["Input.task_id"].astype(str).str.strip() if "Input.task_id" in source.columns else hit
-    assignment = source["AssignmentId"].astype(str).str.strip()
-    status = source["AssignmentStatus"].astype(str).str.strip() if "AssignmentStatus" in source.columns else ""
+    hit = strip_text(source["HITId"])
+    task = strip_text(source["Input.task_id"]) if "Input.task_id" in source.columns else hit
+    assignment = strip_text(source["AssignmentId"])
+    status = strip_text(source["AssignmentStatus"]) if "AssignmentStatus" in source.columns else ""
     times = parse_times(source["SubmitTime"]) if "SubmitTime" in source.columns else pd.NaT
-    base = pd.DataFrame({"task": task, "hit": hit, "assignment": assignment,
-                         "worker": pseudonymize(source["WorkerId"].astype(str).str.strip(), salt),
+    workers = strip_text(source["WorkerId"])
+    base = pd.DataFrame({"task": task, "hit": hit, "assignment": assignment, "worker": pseudonymize(workers, salt),
                          "status": status, "submit_time": times, LINE: source[LINE].to_numpy()})
     reasons = pd.Series("", index=source.index, dtype=object)
-    reasons[source["WorkerId"].astype(str).str.strip().eq("")] = "no WorkerId"
+    reasons[workers.eq("")] = "no WorkerId"
     reasons[reasons.eq("") & task.eq("")] = "no task id (Input.task_id empty)"
     reasons[reasons.eq("") & assignment.eq("")] = "no AssignmentId"
     reasons[reasons.eq("") & assignment.duplicated() & assignment.ne("")] = "repeats an earlier AssignmentId"
@@ -155,7 +155,7 @@ def _base_columns(source: pd.DataFrame, hit_ids: Collection[str] | None, salt: s
 
 
 def _confidences(source: pd.DataFrame, column: str, notices: list[str]) -> np.ndarray:
-    text = source[column].astype(str).str.strip()
+    text = strip_text(source[column])
     values = pd.to_numeric(text.where(text.ne("")), errors="coerce")
     wrong = text.ne("") & values.isna()
     if wrong.any():

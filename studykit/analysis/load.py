@@ -37,7 +37,7 @@ import pandas as pd
 
 from .csvread import read_csv_table
 
-__all__ = ["RawResults", "read_results_csv", "parse_times", "parse_rewards", "parse_approval_rates",
+__all__ = ["RawResults", "read_results_csv", "strip_text", "parse_times", "parse_rewards", "parse_approval_rates",
            "REQUIRED_COLUMNS", "SIMULATED_MARK"]
 
 #: Columns every batch-results file must have.
@@ -189,10 +189,12 @@ def _collapse_one_hot(frame: pd.DataFrame) -> pd.DataFrame:
 def _join_list_answers(frame: pd.DataFrame) -> pd.DataFrame:
     """Turkle writes multi-valued answers as Python lists (``['a', 'b']``); make them ``a|b``."""
     for column in [c for c in frame.columns if c.startswith("Answer.")]:
-        cells = frame[column].astype(str)
-        listed = cells.str.startswith("[") & cells.str.endswith("]")
+        codes, uniques = pd.factorize(frame[column].astype(str))   # test each distinct answer once
+        distinct = pd.Series(uniques, dtype=object)
+        listed = (distinct.str.startswith("[") & distinct.str.endswith("]")).to_numpy(dtype=bool)
         if listed.any():
-            frame.loc[listed, column] = cells[listed].map(_list_cell)
+            distinct[listed] = distinct[listed].map(_list_cell)
+            frame[column] = distinct.to_numpy()[codes]
     return frame
 
 
@@ -202,6 +204,14 @@ def _list_cell(cell: str) -> str:
     except (ValueError, SyntaxError):
         return cell
     return "|".join(str(v) for v in values) if isinstance(values, (list, tuple)) else cell
+
+
+def strip_text(values: pd.Series) -> pd.Series:
+    """``values`` as text with surrounding whitespace removed, each distinct value stripped once (a column
+    of a million answers holds a few distinct ones)."""
+    codes, uniques = pd.factorize(values.fillna("").astype(str))
+    stripped = pd.Series(uniques, dtype=object).str.strip().to_numpy(dtype=object)
+    return pd.Series(stripped[codes] if len(codes) else [], index=values.index, dtype=object)
 
 
 def parse_times(values: pd.Series) -> pd.Series:
