@@ -133,7 +133,7 @@ def apply_qc(annotations: Annotations, config: QCConfig | None = None) -> QCResu
     """
     schema = annotations.schema
     config = config or QCConfig.for_study(schema)
-    frame = annotations.frame
+    frame = _with_codes(annotations.frame)
     problems = annotations.problems
     descriptions = _descriptions(schema, config)
     summary = [_counts("loaded", "rows read", frame, extra_rows=len(problems)),
@@ -148,25 +148,40 @@ def apply_qc(annotations: Annotations, config: QCConfig | None = None) -> QCResu
         frame = frame[~drop] if drop.any() else frame
     summary.append(_counts("kept", "rows left for analysis", frame))
     exclusions = pd.concat(excluded, ignore_index=True)[[LINE, "assignment", "task", "worker", "rule", "reason"]]
-    kept = dataclasses.replace(annotations, frame=frame.reset_index(drop=True))
+    kept = dataclasses.replace(annotations, frame=frame.drop(columns=list(_CODES)).reset_index(drop=True))
     report = QCReport(pd.DataFrame(summary), exclusions.sort_values(LINE, ignore_index=True), config,
                       tuple(getattr(annotations, "notices", ())))
     return QCResult(kept, report)
+
+
+#: Integer codes of worker, task and unit (task, or task and question) added for the rules, then dropped.
+_CODES = ("_worker", "_task", "_unit")
 
 
 def _units(frame: pd.DataFrame) -> list[str]:
     return ["task", "question"] if "question" in frame.columns else ["task"]
 
 
+def _with_codes(frame: pd.DataFrame) -> pd.DataFrame:
+    """The rules count with integer codes: grouping a million strings again per rule is slow."""
+    unit = pd.MultiIndex.from_frame(frame[_units(frame)].astype(str)) if "question" in frame.columns else frame["task"]
+    return frame.assign(_worker=pd.factorize(frame["worker"])[0], _task=pd.factorize(frame["task"])[0],
+                        _unit=pd.factorize(unit)[0])
+
+
+def _n_distinct(codes: np.ndarray) -> int:
+    return int(np.count_nonzero(np.bincount(codes))) if len(codes) else 0
+
+
 def _duplicate_worker(frame: pd.DataFrame, schema: StudySchema, config: QCConfig) -> pd.Series:
-    keys = [*_units(frame), "worker"]
     if not len(frame):
         return pd.Series(False, index=frame.index)
-    order = frame[keys].assign(_time=frame["submit_time"] if "submit_time" in frame.columns else pd.NaT,
-                                _line=frame[LINE])
+    order = pd.DataFrame({"_pair": frame["_unit"].to_numpy() * (int(frame["_worker"].max()) + 1)
+                          + frame["_worker"].to_numpy(),
+                          "_time": frame["submit_time"] if "submit_time" in frame.columns else pd.NaT,
+                          "_line": frame[LINE]}, index=frame.index)
     order = order.sort_values(["_time", "_line"], na_position="last", kind="stable")
-    later = order.duplicated(keys, keep="first")
-    return later.reindex(frame.index)
+    return order["_pair"].duplicated(keep="first").reindex(frame.index)
 
 
 def is_blank(frame: pd.DataFrame, schema: StudySchema) -> pd.Series:
@@ -181,8 +196,12 @@ def _rejected(frame: pd.DataFrame, schema: StudySchema, config: QCConfig) -> pd.
 
 
 def _blank_worker(frame: pd.DataFrame, schema: StudySchema, config: QCConfig) -> pd.Series:
-    blank_rate = is_blank(frame, schema).groupby(frame["worker"]).transform("mean")
-    return blank_rate > config.blank_worker_threshold
+    workers = frame["_worker"].to_numpy()
+    if not len(workers):
+        return pd.Series(False, index=frame.index)
+    blank = is_blank(frame, schema).to_numpy(dtype=float)
+    rate = np.bincount(workers, weights=blank) / np.bincount(workers)
+    return pd.Series(rate[workers] > config.blank_worker_threshold, index=frame.index)
 
 
 def _no_selection(frame: pd.DataFrame, schema: StudySchema, config: QCConfig) -> pd.Series:
@@ -190,7 +209,12 @@ def _no_selection(frame: pd.DataFrame, schema: StudySchema, config: QCConfig) ->
 
 
 def _min_annotators(frame: pd.DataFrame, schema: StudySchema, config: QCConfig) -> pd.Series:
-    return frame.groupby(_units(frame), observed=True)["worker"].transform("nunique") < config.min_annotators
+    units, workers = frame["_unit"].to_numpy(), frame["_worker"].to_numpy()
+    if not len(units):
+        return pd.Series(False, index=frame.index)
+    pairs = np.unique(units.astype(np.int64) * (int(workers.max()) + 1) + workers)
+    per_unit = np.bincount(pairs // (int(workers.max()) + 1), minlength=int(units.max()) + 1)
+    return pd.Series(per_unit[units] < config.min_annotators, index=frame.index)
 
 
 _RULES: dict[str, Callable[[pd.DataFrame, StudySchema, QCConfig], pd.Series]] = {
@@ -207,12 +231,13 @@ def _descriptions(schema: StudySchema, config: QCConfig) -> dict[str, str]:
 
 def _counts(rule: str, description: str, frame: pd.DataFrame, extra_rows: int = 0) -> dict:
     return {"rule": rule, "description": description, "rows": len(frame) + extra_rows,
-            "workers": frame["worker"].nunique(), "tasks": frame["task"].nunique()}
+            "workers": _n_distinct(frame["_worker"].to_numpy()), "tasks": _n_distinct(frame["_task"].to_numpy())}
 
 
 def _excluded_counts(rule: str, description: str, frame: pd.DataFrame, drop: pd.Series) -> dict:
     """Rows dropped, and the workers and tasks left with no row by this rule."""
-    kept = frame[~drop]
-    return {"rule": rule, "description": description, "rows": int(drop.sum()),
-            "workers": frame["worker"].nunique() - kept["worker"].nunique(),
-            "tasks": frame["task"].nunique() - kept["task"].nunique()}
+    keep = ~drop.to_numpy(dtype=bool)
+    workers, tasks = frame["_worker"].to_numpy(), frame["_task"].to_numpy()
+    return {"rule": rule, "description": description, "rows": int((~keep).sum()),
+            "workers": _n_distinct(workers) - _n_distinct(workers[keep]),
+            "tasks": _n_distinct(tasks) - _n_distinct(tasks[keep])}
