@@ -35,7 +35,7 @@ from typing import Callable, Collection, Mapping
 import numpy as np
 import pandas as pd
 
-from .load import LINE, RawResults, parse_rewards, parse_times, problems_frame, read_results_csv, strip_text
+from .load import LINE, RawResults, parse_numbers, parse_rewards, parse_times, problems_frame, read_results_csv, strip_text
 from .studies import AnswerField, StudySchema, default_answers, study_schema
 
 __all__ = ["Annotations", "load_annotations", "to_annotations", "pseudonymize", "BASE_COLUMNS"]
@@ -142,7 +142,7 @@ def to_annotations(raw: RawResults, study: str | StudySchema, *, salt: str,
                           "worker": pseudonymize(source["WorkerId"], salt),
                           "status": strip_text(_column(source, "AssignmentStatus")),
                           "submit_time": parse_times(_column(source, "SubmitTime")),
-                          "work_time": pd.to_numeric(_column(source, "WorkTimeInSeconds"), errors="coerce"),
+                          "work_time": parse_numbers(_column(source, "WorkTimeInSeconds")),
                           "reward": parse_rewards(_column(source, "Reward")),
                           LINE: source[LINE]})
     reasons = pd.Series("", index=frame.index, dtype=object)

@@ -287,8 +287,20 @@ def _lookup(letters: np.ndarray, table: dict[str, int]) -> np.ndarray:
 
 def parse_rewards(values: pd.Series) -> pd.Series:
     """``"$0.05 "`` -> ``0.05`` (US dollars as float); NaN where empty or unreadable."""
-    text = values.fillna("").astype(str).str.strip().str.lstrip("$").str.replace(",", "", regex=False)
-    return pd.to_numeric(text, errors="coerce")
+    return per_distinct(values, lambda text: pd.to_numeric(
+        text.str.strip().str.lstrip("$").str.replace(",", "", regex=False), errors="coerce"))
+
+
+def parse_numbers(values: pd.Series) -> pd.Series:
+    """Text cells as floats; NaN where empty or not a number."""
+    return per_distinct(values, lambda text: pd.to_numeric(text.str.strip(), errors="coerce"))
+
+
+def per_distinct(values: pd.Series, function) -> pd.Series:
+    """``function`` (text Series -> Series) applied once per distinct cell of ``values``, spread back."""
+    codes, uniques = pd.factorize(values.fillna("").astype(str))
+    result = function(pd.Series(uniques, dtype=object)).to_numpy()
+    return pd.Series(result[codes] if len(codes) else result[:0], index=values.index)
 
 
 _RATE = re.compile(r"^\s*(\d+(?:\.\d+)?)%\s*\((\d+)/(\d+)\)\s*$")
