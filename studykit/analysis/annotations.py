@@ -38,7 +38,7 @@ import pandas as pd
 from .load import LINE, RawResults, parse_numbers, parse_rewards, parse_times, problems_frame, read_results_csv, strip_text
 from .studies import AnswerField, StudySchema, default_answers, study_schema
 
-__all__ = ["Annotations", "load_annotations", "to_annotations", "pseudonymize", "BASE_COLUMNS"]
+__all__ = ["Annotations", "load_annotations", "to_annotations", "pseudonymize", "foreign_hits", "BASE_COLUMNS"]
 
 #: Columns every annotations table has before its answer and key columns.
 BASE_COLUMNS = ("task", "hit", "assignment", "worker", "status", "submit_time", "work_time", "reward", LINE)
@@ -122,7 +122,8 @@ def to_annotations(raw: RawResults, study: str | StudySchema, *, salt: str,
     answer_key : DataFrame, optional
         The batch's ``answer_key.csv``: ``task_id`` and the study's key columns.
     hit_ids : collection of str, optional
-        The HIT ids of the batch (its posting ledger): rows of other HITs are reported as unusable.
+        The HIT ids of the batch (its posting ledger): rows of other HITs are reported as unusable
+        (:func:`foreign_hits`; not for simulated files).
 
     Returns
     -------
@@ -155,21 +156,33 @@ def to_annotations(raw: RawResults, study: str | StudySchema, *, salt: str,
     _note(reasons, frame["task"].eq(""), "no task id")
     _note(reasons, frame["assignment"].eq(""), "no AssignmentId")
     _note(reasons, frame["assignment"].duplicated() & frame["assignment"].ne(""), "repeats an earlier AssignmentId")
-    if hit_ids is not None:
-        _note_foreign_hits(reasons, frame["hit"], hit_ids)
+    notices = list(raw.notices)
+    if hit_ids is not None and not raw.simulated:
+        foreign = foreign_hits(frame["hit"], hit_ids, notices)
+        _note(reasons, foreign, lambda rows: "HIT " + frame.loc[rows, "hit"].map(repr) + " is not in the batch")
     if answer_key is not None:
         frame = _join_key(frame, answer_key, schema, reasons)
     bad = reasons.ne("")
     problems = pd.concat([raw.problems, problems_frame(list(zip(frame.loc[bad, LINE], frame.loc[bad, "assignment"],
                                                                   reasons[bad])))], ignore_index=True)
     return Annotations(frame[~bad].reset_index(drop=True), problems.sort_values(LINE, ignore_index=True),
-                       schema, raw.source, raw.notices, raw.simulated)
+                       schema, raw.source, tuple(notices), raw.simulated)
 
 
-def _note_foreign_hits(reasons: pd.Series, hits: pd.Series, hit_ids: Collection[str]) -> None:
-    """Mark rows whose HIT is not one of the batch's."""
+def foreign_hits(hits: pd.Series, hit_ids: Collection[str], notices: list[str]) -> pd.Series:
+    """Rows whose HIT is not one of the batch's posted HITs.
+
+    When no row's HIT is among them, the file did not come from this posting (a preview's or the
+    simulator's HIT ids, or another endpoint): nothing is marked and a notice says the HIT ids were not
+    checked. Simulated files are never checked (their HIT ids are made up).
+    """
     ids = strip_text(hits)
-    _note(reasons, ~ids.isin(set(hit_ids)), lambda rows: "HIT " + ids[rows].map(repr) + " is not in the batch")
+    known = ids.isin(set(hit_ids))
+    if len(ids) and not known.any():
+        notices.append("none of the file's HIT ids is in the batch's posting ledger (a preview's answers, or "
+                       "another posting?): HIT ids were not checked")
+        return pd.Series(False, index=hits.index)
+    return ~known
 
 
 def _checked_mapping(answers: Mapping[str, str], schema: StudySchema, raw: RawResults) -> dict[str, str]:

@@ -35,7 +35,7 @@ import pandas as pd
 
 from .aggregate import dawid_skene, majority_vote, weighted_majority_vote
 from .agreement import krippendorff_alpha
-from .annotations import Annotations, pseudonymize
+from .annotations import Annotations, foreign_hits, pseudonymize
 from .load import LINE, RawResults, parse_times, problems_frame, read_results_csv, strip_text
 from .qc import QCConfig, QCReport, apply_qc
 from .report import Section, Table, format_interval, format_percent, write_report
@@ -112,7 +112,7 @@ def answers_table(raw: RawResults, questions: Sequence[str], *, salt: str, confi
         confidence = confidence if confidence.startswith("Answer.") else f"Answer.{confidence}"
         if confidence not in source.columns:
             raise ValueError(f"{raw.source}: no confidence column {confidence}")
-    base, reasons = _base_columns(source, hit_ids, salt)
+    base, reasons = _base_columns(source, None if raw.simulated else hit_ids, salt, notices)
     weights = _confidences(source, confidence, notices) if confidence is not None else None
     parts = []
     for question, column, item in targets:
@@ -133,7 +133,7 @@ def answers_table(raw: RawResults, questions: Sequence[str], *, salt: str, confi
                        raw.source, tuple(notices), raw.simulated)
 
 
-def _base_columns(source: pd.DataFrame, hit_ids: Collection[str] | None, salt: str):
+def _base_columns(source: pd.DataFrame, hit_ids: Collection[str] | None, salt: str, notices: list[str]):
     """Per assignment: task, hit, assignment, worker, status, submit_time, line; and why a row is unusable."""
     hit = strip_text(source["HITId"])
     task = strip_text(source["Input.task_id"]) if "Input.task_id" in source.columns else hit
@@ -149,7 +149,7 @@ def _base_columns(source: pd.DataFrame, hit_ids: Collection[str] | None, salt: s
     reasons[reasons.eq("") & assignment.eq("")] = "no AssignmentId"
     reasons[reasons.eq("") & assignment.duplicated() & assignment.ne("")] = "repeats an earlier AssignmentId"
     if hit_ids is not None:
-        foreign = reasons.eq("") & ~hit.isin(set(hit_ids))
+        foreign = reasons.eq("") & foreign_hits(hit, hit_ids, notices)
         reasons[foreign] = "HIT " + hit[foreign].map(repr) + " is not in the batch"
     return base, reasons
 

@@ -109,3 +109,10 @@ def test_latex_caption_once(title, caption):
     assert r"\begin{tabular}{lrr}" in tex
     empty = latex_table(pd.DataFrame(columns=["a", "b"]), caption="T", empty="No rows: nothing to show.")
     assert r"\multicolumn{2}{l}{No rows: nothing to show.}" in empty
+
+
+def test_hits_of_another_posting_are_not_checked_but_said():
+    """A preview's or another posting's file has no HIT of the ledger: a notice, not every row rejected."""
+    analysis = analyze_results(PILOT, ["sentiment"], salt="s", hit_ids={"3SOMEOTHERHIT"})
+    assert not analysis.loaded.problems["reason"].str.contains("not in the batch").any()
+    assert any("HIT ids were not checked" in notice for notice in analysis.qc.notices)
