@@ -214,7 +214,7 @@ class CsvTable:
     frame: pd.DataFrame
     lines: np.ndarray
     n_fields: np.ndarray
-    problems: list[tuple[int, list[str], str]]
+    problems: list[tuple[int, dict[int, str], str]]
     encoding: str
     notices: tuple[str, ...]
 
