@@ -40,7 +40,7 @@ from .load import LINE, RawResults, parse_times, problems_frame, read_results_cs
 from .qc import QCConfig, QCReport, apply_qc
 from .report import Section, Table, format_interval, format_percent, write_report
 from .stats import wilson_interval
-from .studies import AnswerField, StudySchema
+from studykit.formats.studies import STUDIES, AnswerField
 from .summaries import dawid_skene_note, method_caution
 
 __all__ = ["GenericAnalysis", "analyze_results", "write_results_analysis", "answers_table", "vote",
@@ -49,7 +49,8 @@ __all__ = ["GenericAnalysis", "analyze_results", "write_results_analysis", "answ
 #: Columns of ``votes.csv``.
 VOTES_COLUMNS = ("task", "question", "label", "n_annotators", "tied")
 #: The study schema of the generic long table (one answer, ``label``; QC's selection).
-GENERIC = StudySchema("generic", (AnswerField("label"),), selection="label", key_columns=(), min_annotators=2)
+GENERIC = dataclasses.replace(STUDIES["simulatability"], name="generic", answers=(AnswerField("label"),),
+                              selection="label", key_columns=(), min_annotators=2, title="", description="")
 _GLOB = set("*?[")
 
 
