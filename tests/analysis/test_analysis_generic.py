@@ -116,3 +116,27 @@ def test_hits_of_another_posting_are_not_checked_but_said():
     analysis = analyze_results(PILOT, ["sentiment"], salt="s", hit_ids={"3SOMEOTHERHIT"})
     assert not analysis.loaded.problems["reason"].str.contains("not in the batch").any()
     assert any("HIT ids were not checked" in notice for notice in analysis.qc.notices)
+
+
+def test_batch_ledger_hits_checked_for_posted_answers_only(make_batch, tmp_path):
+    """After posting, the batch holds a ledger: a simulated file still analyses (its HIT ids are made up),
+    and a downloaded file's row of a HIT outside the ledger is reported."""
+    import sqlite3
+
+    batch = make_batch("simulatability", 10)
+    results = tmp_path / "sim.csv"
+    assert invoke("simulate", batch, "--out", results).exit_code == 0
+    frame = pd.read_csv(results, dtype=str, keep_default_na=False)
+    with sqlite3.connect(batch / "mturk.sqlite") as connection:
+        connection.execute("CREATE TABLE hits (endpoint TEXT, task_id TEXT, hit_id TEXT)")
+        connection.executemany("INSERT INTO hits VALUES ('sandbox', ?, ?)",
+                               [(t, f"REAL{t}") for t in frame["Input.task_id"].unique()])
+    assert invoke("analyze", results, "--batch", batch, "--out", tmp_path / "r1", "--salt", "s").exit_code == 0
+    posted = frame.assign(HITId="REAL" + frame["Input.task_id"], RequesterAnnotation="studykit:batch")
+    posted.loc[3, "HITId"] = "ELSEWHERE"
+    posted.to_csv(tmp_path / "posted.csv", index=False)
+    assert invoke("analyze", tmp_path / "posted.csv", "--batch", batch, "--out", tmp_path / "r2",
+                  "--salt", "s").exit_code == 0
+    exclusions = pd.read_csv(tmp_path / "r2" / "qc_exclusions.csv", keep_default_na=False)
+    reported = exclusions[exclusions["reason"].str.contains("not in the batch")]
+    assert reported["line"].tolist() == [5]
