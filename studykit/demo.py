@@ -184,7 +184,7 @@ class _Stages:
                 self.echo(f"  {study} report: {analyse(results, batch, report)}")
 
     def mturk_local(self) -> None:
-        from studykit.mturk.fake_server import FakeMTurkServer
+        from studykit.mturk.local import FakeMTurkServer
 
         dummy = {"AWS_ACCESS_KEY_ID": "studykit-local", "AWS_SECRET_ACCESS_KEY": "studykit-local",
                  "AWS_SESSION_TOKEN": "studykit-local"}
@@ -219,12 +219,12 @@ class _Stages:
         batch = load_batch(batch_dir)
         environment = Environment.from_options(endpoint_url=server.endpoint_url)
         client = make_client(environment)
-        with Ledger(batch_dir, environment.endpoint) as ledger:
+        with Ledger(batch_dir, environment.ledger_key) as ledger:
             plan = prepare_post(client, batch, ledger, environment, Qualifications())
             posted = post_batch(client, batch, ledger, plan, progress=self.progress)
         submitted = submit_simulated_work(server, batch_dir)
         results = batch_dir / "results" / "mturk-local.csv"
-        with Ledger(batch_dir, environment.endpoint) as ledger:
+        with Ledger(batch_dir, environment.ledger_key) as ledger:
             fetched = fetch_results(client, batch, ledger, results, progress=self.progress)
         self.echo(f"  {study}: {posted.created} HITs posted, {submitted} simulated assignments submitted to the "
                   f"local server, {fetched.n_assignments} fetched")
