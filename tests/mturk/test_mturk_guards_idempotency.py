@@ -6,8 +6,6 @@ can prevent a duplicate: a token that changes between calls (random, time-based,
 fail these tests, which the fake server alone (where reconciliation adopts the HIT) would not notice.
 """
 
-import types
-
 import pytest
 from botocore.exceptions import ClientError
 from mturk_batch_factory import build_batch
@@ -15,7 +13,7 @@ from mturk_batch_factory import build_batch
 import studykit.mturk.post as post_module
 from studykit.mturk.batch import load_batch
 from studykit.mturk.client import Environment, make_client
-from studykit.mturk.fake_server import Fault
+from studykit.mturk.local import Fault
 from studykit.mturk.ledger import Ledger
 from studykit.mturk.post import HIT_ALREADY_EXISTS, PostError, post_batch, prepare_post
 from studykit.mturk.qualifications import Qualifications
@@ -24,10 +22,13 @@ HIT_ID = "3PR0ZB0GK2QAUJ8T5O1S6I7JKHPLM4"  # 30 characters, as MTurk's HIT ids
 
 
 def record_tokens(server, monkeypatch):
-    """Every UniqueRequestToken the server receives on CreateHITWithHITType, in order."""
+    """Every UniqueRequestToken the server receives on CreateHITWithHITType, in order; and the
+    ListHITs safety net switched off (the server lists no HIT)."""
     seen, real = [], server.fake.handle
 
     def handle(operation, params):
+        if operation == "ListHITs":
+            return {"NumResults": 0, "HITs": []}
         if operation == "CreateHITWithHITType":
             seen.append((params.get("RequesterAnnotation"), params.get("UniqueRequestToken")))
         return real(operation, params)
@@ -37,8 +38,9 @@ def record_tokens(server, monkeypatch):
 
 
 def no_listing(monkeypatch):
-    """Switch off the ListHITs safety net: reconciliation finds nothing."""
-    monkeypatch.setattr(post_module, "reconcile_ledger", lambda client, batch, ledger: types.SimpleNamespace(added=0))
+    """Switch off the ListHITs search after a HitAlreadyExists (when there is one): only the message remains."""
+    if hasattr(post_module, "list_batch_hits"):
+        monkeypatch.setattr(post_module, "list_batch_hits", lambda client, batch_id: {})
 
 
 def post(server, batch_dir):
@@ -51,7 +53,6 @@ def post(server, batch_dir):
 
 def test_the_retry_after_a_crash_sends_the_ledgers_token(fake_server, tmp_path, monkeypatch):
     batch_dir = build_batch(tmp_path / "batch")
-    no_listing(monkeypatch)
     seen = record_tokens(fake_server, monkeypatch)
     real = Ledger.record_created
 
@@ -113,17 +114,20 @@ def already_exists(message):
     f'The request token "studykit-sim-0a1b2c3d-1" has already been used by HIT "{HIT_ID}" (1624047673969)',
     f"HITId={HIT_ID}",
 ])
-def test_hit_already_exists_messages_name_the_hit(message):
-    client = OneHit("studykit:sim-0a1b2c3d:t00001")
-    assert post_module._recover_hit_id(client, already_exists(message), "studykit:sim-0a1b2c3d:t00001") == HIT_ID
+def test_hit_already_exists_messages_name_the_hit(message, tmp_path, monkeypatch):
+    no_listing(monkeypatch)  # the message alone must name the HIT
+    batch = load_batch(build_batch(tmp_path / "batch"))
+    client = OneHit(batch.annotation(batch.tasks[1]))
+    assert post_module._recover_hit_id(client, already_exists(message), batch, batch.tasks[1]) == HIT_ID
     assert "1624047673969" not in client.asked  # the timestamp is not taken for an id
 
 
-def test_a_hit_with_another_tag_is_never_adopted():
+def test_a_hit_with_another_tag_is_never_adopted(tmp_path, monkeypatch):
+    no_listing(monkeypatch)
+    batch = load_batch(build_batch(tmp_path / "batch"))
     client = OneHit("studykit:some-other-batch:t00001")
     with pytest.raises(PostError, match="reconcile"):
-        post_module._recover_hit_id(client, already_exists(f"There is already a HIT: {HIT_ID}."),
-                                    "studykit:sim-0a1b2c3d:t00001")
+        post_module._recover_hit_id(client, already_exists(f"There is already a HIT: {HIT_ID}."), batch, batch.tasks[1])
 
 
 def test_recovery_does_not_depend_on_the_message(fake_server, tmp_path, monkeypatch):
