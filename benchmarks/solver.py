@@ -92,7 +92,7 @@ def n_cores() -> int:
 # Data
 def make_deep_features(n: int, d: int, k: int, *, seed: int = 0, rank: int | None = None,
                        dead_fraction: float = 0.02, true_per_class: int = 20, gain: float = 2.0,
-                       chunk: int = 16384) -> tuple[np.ndarray, np.ndarray, dict]:
+                       chunk: int = 16384, balance: bool = False) -> tuple[np.ndarray, np.ndarray, dict]:
     """Synthetic penultimate-layer (post-ReLU) deep features with a sparse linear ground truth.
 
     Generative model (every draw from ``np.random.default_rng(seed)``, so a seed fixes the data):
@@ -111,7 +111,11 @@ def make_deep_features(n: int, d: int, k: int, *, seed: int = 0, rank: int | Non
       3/4 of them on the live units whose mean pre-activation is highest for cluster c (positive
       weights) and the rest on random live units (random signs); with ``x~`` the standardized
       features, ``y_i ~ softmax(gain * W* x~_i / sqrt(true_per_class))`` (Gumbel-max sampling),
-      i.e. a linear model plus label noise.
+      i.e. a linear model plus label noise;
+    * ``balance=True`` (the k >= 100 cases, where some classes would otherwise never win the
+      softmax): a per-class bias ``beta`` is added to the logits, fitted without random draws
+      (so the data stay a function of the seed) such that the expected class frequencies are
+      uniform, the way ImageNet's classes are roughly balanced. Still a linear ground truth.
 
     Returns ``X`` (float32, ``(n, d)``), ``y`` (int64) and a dict of facts about the data.
     """
@@ -145,11 +149,12 @@ def make_deep_features(n: int, d: int, k: int, *, seed: int = 0, rank: int | Non
         W[c, rest] = rng.uniform(0.5, 1.5, size=len(rest)) * rng.choice([-1.0, 1.0], size=len(rest))
     mean, std = column_stats(X)
     Wt = W / std * (gain / math.sqrt(true_per_class))
+    bias = _balancing_bias(X, mean, Wt, chunk) if balance else np.zeros(k)
     y = np.empty(n, dtype=np.int64)
     agree = 0
     for s in range(0, n, chunk):
         e = min(n, s + chunk)
-        logits = (X[s:e].astype(np.float64) - mean) @ Wt.T
+        logits = (X[s:e].astype(np.float64) - mean) @ Wt.T + bias
         y[s:e] = np.argmax(logits + rng.gumbel(size=logits.shape), axis=1)
         agree += int((np.argmax(logits, axis=1) == y[s:e]).sum())
     counts = np.bincount(y, minlength=k)
@@ -159,6 +164,21 @@ def make_deep_features(n: int, d: int, k: int, *, seed: int = 0, rank: int | Non
             "true_nnz": int((W != 0).sum()), "class_counts_min_max": [int(counts.min()), int(counts.max())],
             "ground_truth_accuracy": agree / n}
     return X, y, info
+
+
+def _balancing_bias(X, mean, Wt, chunk, n_iter: int = 30) -> np.ndarray:
+    """Per-class bias making the mean softmax probability of every class ``1/k`` (fixed point)."""
+    k = Wt.shape[0]
+    logits = np.concatenate([(X[s:s + chunk].astype(np.float64) - mean) @ Wt.T
+                             for s in range(0, X.shape[0], chunk)]).astype(np.float32)
+    bias = np.zeros(k)
+    for _ in range(n_iter):
+        Z = logits + bias.astype(np.float32)
+        Z -= Z.max(1, keepdims=True)
+        np.exp(Z, out=Z)
+        Z /= Z.sum(1, keepdims=True)
+        bias -= np.log(np.maximum(Z.mean(0, dtype=np.float64), 1e-300) * k)
+    return bias
 
 
 def column_stats(X: np.ndarray, chunk: int = 16384) -> tuple[np.ndarray, np.ndarray]:
