@@ -320,7 +320,7 @@ def _store_and_model(store_dir: Path, device: str, *, layer: str | None = None, 
 def _path_store(result, features_dir: Path | None):
     from studykit.features import FeatureStore
 
-    recorded = features_dir or result.config.get("features_dir")
+    recorded = features_dir or result.info.get("features_dir")
     if recorded is None:
         raise ValueError("the path records no feature store: pass --features")
     return FeatureStore.open(recorded)

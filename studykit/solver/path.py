@@ -37,7 +37,8 @@ from tqdm.auto import tqdm
 from .config import PathConfig
 from .datafits import get_datafit
 from .design import Design, as_index
-from .workingset import full_gradient, max_violation, solve_working_set
+from .gramcd import gram_statistics, solve_gram_cd
+from .workingset import SolveInfo, full_gradient, max_violation, solve_working_set
 from .penalties import penalty_value
 from .results import METRIC_COLUMNS, PathResult
 from .saga import SagaState, default_step, solve_saga
@@ -260,24 +261,20 @@ def _run(problem, config: PathConfig, classes, checkpoint_dir, progress, callbac
     state = _State.start(problem, config, b0, grid, null_objective)
     if checkpoint_dir is not None and state.resume(checkpoint_dir, config, problem.fingerprint):
         grad = None  # recomputed at the checkpointed point
-    lipschitz = problem.train.operator_norm_sq() if config.method != "saga" else math.nan
-    if config.method == "saga" and state.lr is None:
+    method = config.solver
+    lipschitz = problem.train.operator_norm_sq() if method in ("owlqn", "fista") else math.nan
+    if method == "saga" and state.lr is None:
         state.lr = config.lr or default_step(problem.train, problem.datafit, config.batch_size)
         log.info("SAGA step size %.3g", state.lr)
+    gram = gram_statistics(problem.train, problem.Y) if method == "cd" else None
     bar = tqdm(total=len(grid), initial=state.done, desc="alphas", unit="alpha", disable=not progress)
     for i in range(state.done, len(grid)):
         t0 = time.perf_counter()
         alpha = float(grid[i])
         if alpha >= alpha_max * (1 - 1e-12) and not bool((state.W != 0).any()):
             info = None  # W = 0 is the exact solution (eq. 5): nothing to iterate
-        elif config.method != "saga":
-            state.W, state.b, grad, info = solve_working_set(
-                problem.train, problem.Y, problem.datafit, state.W, state.b, alpha, config.l1_ratio,
-                grad=grad, grad_scale=grad_scale, tol=config.tolerance, max_epochs=config.max_epochs,
-                lipschitz_full=lipschitz, inner=config.method)
         else:
-            info = _solve_saga(problem, config, state, i, alpha, grad_scale)
-            grad = None
+            grad, info = _solve_alpha(problem, config, state, i, alpha, grad, grad_scale, lipschitz, gram)
         if grad is None:
             grad = full_gradient(problem.train, problem.Y, problem.datafit, state.W, state.b)
         state.record(i, alpha, _metrics(problem, state, alpha, config, info, grad_scale, grad),
@@ -297,6 +294,26 @@ def _run(problem, config: PathConfig, classes, checkpoint_dir, progress, callbac
                       problem.train.mean.double().cpu().numpy(), problem.train.scale.double().cpu().numpy(),
                       pd.DataFrame(state.rows, columns=list(METRIC_COLUMNS)), config,
                       tuple(str(c) for c in classes) if classes is not None else None, info)
+
+
+def _solve_alpha(problem, config, state, i, alpha, grad, grad_scale, lipschitz, gram):
+    """Solve alpha ``i`` from the state's warm start with the configured method; returns the
+    :class:`Gradient` at the solution when the method has it (else None) and the solve info."""
+    method = config.solver
+    if method in ("owlqn", "fista"):
+        state.W, state.b, grad, info = solve_working_set(
+            problem.train, problem.Y, problem.datafit, state.W, state.b, alpha, config.l1_ratio,
+            grad=grad, grad_scale=grad_scale, tol=config.tolerance, max_epochs=config.max_epochs,
+            lipschitz_full=lipschitz, inner=method, precision=config.matmul_precision)
+        return grad, info
+    if method == "cd":
+        S, C, Ybar = gram
+        W, sweeps, converged = solve_gram_cd(S, C, state.W.double().cpu().numpy(), alpha, config.l1_ratio,
+                                             target=config.tolerance * grad_scale, max_sweeps=config.max_epochs)
+        state.W = torch.as_tensor(W, dtype=problem.dtype, device=problem.device)
+        state.b = torch.as_tensor(Ybar, dtype=problem.dtype, device=problem.device)
+        return None, SolveInfo(sweeps, converged, int((W != 0).any(0).sum()))
+    return None, _solve_saga(problem, config, state, i, alpha, grad_scale)
 
 
 def _solve_saga(problem, config, state, i, alpha, grad_scale):
@@ -357,7 +374,7 @@ class _State:
         self.b = b0.clone()
         self.saga = SagaState.zeros(problem.train.n_samples, problem.k, problem.train.n_features,
                                     device=problem.device, table_device=problem.table_device, dtype=problem.dtype) \
-            if config.method == "saga" else None
+            if config.solver == "saga" else None
         self.coefs, self.intercepts, self.rows, self.done = [], [], [], 0
         self.lr = None  # SAGA step in force (halved after a divergence)
         self.grid = np.asarray(grid, dtype=np.float64)
