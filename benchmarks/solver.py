@@ -288,8 +288,8 @@ def run_studykit(method, Xs, y, grid, args, budget):
                    standardize=False, max_epochs=args.max_epochs, seed=args.seed, lr=lr,
                    batch_size=args.glmsaga_batch, callback=over_budget)
     seconds = time.perf_counter() - t0
-    meta = {"alpha_max_studykit": res.config.get("alpha_max"), "lr": res.config.get("lr"),
-            "lipschitz": res.config.get("lipschitz")}
+    meta = {"alpha_max_studykit": res.info.get("alpha_max"), "lr": res.info.get("lr"),
+            "lipschitz": res.info.get("lipschitz")}
     rows = res.metrics.to_dict("records")
     return _studykit_result(res.coefs, res.intercepts, rows, seconds,
                             "ok" if len(res) == len(grid) else "budget", meta)
