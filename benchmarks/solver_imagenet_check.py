@@ -168,15 +168,15 @@ def main():
         read_gbs = nbytes / (time.perf_counter() - t0) / 1e9
         design = Design.build(X21, device=dev, dtype=torch.float32, preload="never", chunk_rows=262144)
         s_grad = grad_ms(design, y21, k, dev, repeats=1) / 1e3
-        print(f"streamed full gradient: {s_grad:.1f} s; reading the file alone (page cache or disk): "
+        print(f"streamed full gradient: {s_grad:.3g} s; reading the file alone (page cache or disk): "
               f"{read_gbs:.2f} GB/s -> bound {nbytes / read_gbs / 1e9:.1f} s", flush=True)
         config = PathConfig(n_alphas=n_alphas, eps=eps, matmul_precision=precision)
         res, seconds, peak = run_path(X21, y21, config, budget, dev, max_alphas=stream_alphas, device=dev,
                                       preload="never")
         done = len(res)
         print(f"streamed path: {done} alphas in {seconds:.1f} s (budget {budget:.0f} s); extrapolated full path "
-              f"{grads:.1f} grads/alpha (part 1) x {n_alphas} alphas x {s_grad:.1f} s = "
-              f"{grads * n_alphas * s_grad / 3600:.1f} h (an estimate, not measured)", flush=True)
+              f"{grads:.1f} grads/alpha (part 1) x {n_alphas} alphas x {s_grad:.3g} s = "
+              f"{grads * n_alphas * s_grad / 3600:.3g} h (an estimate, not measured)", flush=True)
 
 
 if __name__ == "__main__":
