@@ -7,7 +7,7 @@ import torch
 import studykit.solver.path as path_module
 from studykit.solver import fit_path, split_rows
 
-from conftest import make_classification, make_regression, standardize
+from solver_problems import make_classification, make_regression, standardize
 
 DEVICES = ["cpu", pytest.param("cuda", marks=pytest.mark.skipif(not torch.cuda.is_available(), reason="no CUDA"))]
 
