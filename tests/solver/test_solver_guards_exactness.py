@@ -14,7 +14,7 @@ from scipy.optimize import minimize
 
 from studykit.solver import fit_path
 
-from conftest import standardize
+from solver_problems import standardize
 
 L1_RATIO = 0.7
 N_ALPHAS = 4
@@ -103,13 +103,14 @@ def reference(family, Xs, Y, alpha, k):
     return W, b
 
 
-def methods():
+def cases():
+    """Every selectable full-batch method (``cd`` is gaussian only) on both families."""
     from studykit.solver.config import METHODS
-    return [m for m in ("owlqn", "fista", "cd") if m in METHODS]
+    return [(method, family) for method in ("owlqn", "fista", "cd") if method in METHODS
+            for family in ("multinomial", "gaussian") if method != "cd" or family == "gaussian"]
 
 
-@pytest.mark.parametrize("family", ["multinomial", "gaussian"])
-@pytest.mark.parametrize("method", methods())
+@pytest.mark.parametrize(("method", "family"), cases())
 def test_default_tolerance_is_near_exact(family, method):
     X, Y = correlated_problem(family)
     result = fit_path(X, Y, family=family, l1_ratio=L1_RATIO, n_alphas=N_ALPHAS, eps=EPS, method=method,
