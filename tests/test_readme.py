@@ -96,5 +96,9 @@ def test_readme_workflow_runs(tmp_path, monkeypatch, your_data, local_mturk):
     fetched, simulated = pd.read_csv(tmp_path / "results.csv"), pd.read_csv(tmp_path / "Batch_4242_batch_results.csv")
     assert len(fetched) == len(simulated) > 0
     for report in ("report", "report-website"):
-        assert (tmp_path / report / "table25.csv").exists()
+        table = pd.read_csv(tmp_path / report / "table25.csv")   # numbers, not just a file (issue 20)
+        shares = table[[c for c in ("mean", "ci_low", "ci_high") if c in table.columns]]
+        assert len(table) > 0 and shares.shape[1] > 0 and shares.stack().between(0, 1).all(), table
+    metrics = pd.read_csv(tmp_path / "path" / "metrics.csv")
+    assert len(metrics) > 0 and metrics["val_accuracy"].between(0, 1).all() and metrics["nnz"].iloc[-1] > 0
     assert (tmp_path / "sparse.npz").exists()
