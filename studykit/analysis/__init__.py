@@ -2,8 +2,8 @@
 
 The pipeline, each step a module:
 
-- :mod:`~studykit.analysis.csvread`: study-independent reading of damaged CSVs (encodings, record scan,
-  big cells, truncation; to move to ``studykit.formats``);
+- :mod:`~studykit.formats.csvread`: study-independent reading of damaged CSVs (encodings, record scan,
+  big cells, truncation; a contract, so in ``studykit.formats``);
 - :mod:`~studykit.analysis.load`: read a batch-results CSV as it really comes (quirks handled);
 - :mod:`~studykit.analysis.annotations`: the canonical long table, answer key joined, workers pseudonymized;
 - :mod:`~studykit.analysis.qc`: named quality-control rules with the paper's defaults, and their report;

@@ -13,7 +13,7 @@ list of rows it could not read. It tolerates:
 - Turkle's multi-valued answers written as Python lists (``['a', 'b']``), turned into ``a|b``.
 
 Rows with another number of fields, with undecodable bytes, or cut off at the end of the file are
-reported with their line number, never dropped silently (:mod:`studykit.analysis.csvread` does the
+reported with their line number, never dropped silently (:mod:`studykit.formats.csvread` does the
 low-level reading: encodings, big cells, truncation). A repeated column name is an error naming it
 when the analysis uses that column, and a notice otherwise (the first such column is read).
 CR-only files (the Requester website's 2012 export) are refused with a clear error.
@@ -35,7 +35,8 @@ from typing import Callable
 import numpy as np
 import pandas as pd
 
-from .csvread import read_csv_table
+from studykit.formats.csvread import read_csv_table
+from studykit.formats.results_csv import SIMULATED_MARK
 
 __all__ = ["RawResults", "read_results_csv", "strip_text", "parse_times", "parse_rewards", "parse_approval_rates",
            "REQUIRED_COLUMNS", "SIMULATED_MARK"]
@@ -48,7 +49,6 @@ _TRAILING = ("Approve", "Reject")
 #: Columns the analysis reads besides the answers (a repeated name among them is an error).
 _USED = ("AssignmentStatus", "SubmitTime", "WorkTimeInSeconds", "Reward", "Input.task_id", "RequesterAnnotation")
 #: ``RequesterAnnotation`` of rows written by ``studykit simulate`` starts with this.
-SIMULATED_MARK = "studykit:simulated"
 _BOOLEAN = {"true", "false", ""}
 _ZONES = {"PST": "-0800", "PDT": "-0700", "UTC": "+0000", "GMT": "+0000"}
 

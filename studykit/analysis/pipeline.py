@@ -7,14 +7,12 @@ pseudonymized annotations).
 
 from __future__ import annotations
 
-import contextlib
 import dataclasses
 import os
-import sqlite3
 from pathlib import Path
 from typing import Mapping
 
-from studykit.formats.batch import Batch, read_batch, read_table
+from studykit.formats.batch import Batch, posted_hit_ids, read_batch, read_table
 from studykit.formats.studies import study_schema
 
 from . import confusion as confusion_study
@@ -24,7 +22,7 @@ from .qc import QCConfig, QCReport, apply_qc
 from .report import Section, write_report
 from .summaries import EstimateSettings
 
-__all__ = ["Analysis", "analyze", "write_analysis", "ledger_hit_ids", "STUDY_RESULTS"]
+__all__ = ["Analysis", "analyze", "write_analysis", "STUDY_RESULTS"]
 
 #: Study name -> module with ``task_outcomes``, ``annotation_outcomes``, ``report_sections``, ``COMPARISON``.
 STUDY_RESULTS = {"simulatability": simulatability, "spurious": spurious, "misclassification": misclassification}
@@ -100,7 +98,7 @@ def analyze(results: str | os.PathLike, *, study: str | None = None, batch: str 
     if key is None:
         raise ValueError(f"the {schema.name} results need the answer key: give the batch folder or an answer key")
     mapping = answers if answers is not None else (batch_folder.answers if batch_folder is not None else None)
-    hit_ids = ledger_hit_ids(batch_folder.directory) if batch_folder is not None else None
+    hit_ids = posted_hit_ids(batch_folder.directory) if batch_folder is not None else None
     loaded = load_annotations(results, schema, salt=salt, answers=mapping, answer_key=key, hit_ids=hit_ids)
     settings = settings or EstimateSettings()
     checked = apply_qc(loaded, qc or QCConfig.for_study(schema))
@@ -126,22 +124,3 @@ def write_analysis(analysis: Analysis, out_dir: str | os.PathLike, *, overwrite:
     return write_report(out_dir, title=f"{analysis.loaded.schema.name.capitalize()} study", qc=analysis.qc,
                         sections=[*analysis.sections, data], preamble=analysis.description, overwrite=overwrite,
                         simulated=analysis.loaded.simulated)
-
-
-def ledger_hit_ids(directory: str | os.PathLike) -> set[str] | None:
-    """The HIT ids of a posted batch (its ``mturk.sqlite`` ledger, read only with the standard library);
-    None when the batch was never posted (no ledger) or the ledger holds no HIT id.
-
-    The ledger's layout belongs to :mod:`studykit.mturk` (table ``hits``, column ``hit_id``); analysis
-    reads it without importing that package (boto3).
-    """
-    path = Path(directory) / "mturk.sqlite"
-    if not path.is_file():
-        return None
-    try:
-        with contextlib.closing(sqlite3.connect(f"file:{path}?mode=ro", uri=True)) as connection:
-            rows = connection.execute("SELECT hit_id FROM hits WHERE hit_id IS NOT NULL").fetchall()
-    except sqlite3.Error as exc:
-        raise ValueError(f"{path}: cannot read the posting ledger ({exc})") from None
-    return {str(r[0]) for r in rows} or None
-

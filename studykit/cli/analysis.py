@@ -158,14 +158,14 @@ def _analyze_any(results: Path, questions: tuple[str, ...], confidence: str | No
     """``analyze --question ...``: the generic analysis of :mod:`studykit.analysis.generic`."""
     from studykit.analysis import QCConfig
     from studykit.analysis.generic import analyze_results, write_results_analysis
-    from studykit.analysis.pipeline import ledger_hit_ids
+    from studykit.formats.batch import posted_hit_ids
 
     if conflicting:
         raise click.UsageError(f"--question analyses any batch without a study: drop {', '.join(conflicting)}")
     if not questions:
         raise click.UsageError("--confidence needs at least one --question")
     qc = QCConfig(**{"min_annotators": 2, **qc_changes})
-    hit_ids = ledger_hit_ids(batch) if batch is not None else None
+    hit_ids = posted_hit_ids(batch) if batch is not None else None
     analysis = analyze_results(results, questions, salt=salt, confidence=confidence, answer_key=answer_key, qc=qc,
                                seed=seed, hit_ids=hit_ids)
     files = write_results_analysis(analysis, out, overwrite=overwrite)

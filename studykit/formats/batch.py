@@ -9,10 +9,12 @@ hidden key). ``studykit.tasks`` writes them, ``studykit.mturk``, ``studykit.prev
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import dataclasses
 import json
 import os
+import sqlite3
 from pathlib import Path
 from typing import Any
 
@@ -24,7 +26,7 @@ from .hit import HITSettings
 from .studies import StudySchema, default_answers, study_schema
 
 __all__ = ["Batch", "read_batch", "read_manifest", "read_table", "write_manifest", "MANIFEST", "TASKS_CSV",
-           "ANSWER_KEY_CSV", "HITS_DIR", "ASSETS_DIR", "RESULTS_DIR"]
+           "ANSWER_KEY_CSV", "HITS_DIR", "ASSETS_DIR", "RESULTS_DIR", "LEDGER_FILE", "posted_hit_ids"]
 
 MANIFEST = "manifest.json"
 TASKS_CSV = "tasks.csv"
@@ -32,6 +34,8 @@ ANSWER_KEY_CSV = "answer_key.csv"
 HITS_DIR = "hits"
 ASSETS_DIR = "assets"
 RESULTS_DIR = "results"
+#: The posting ledger (SQLite) that ``studykit mturk`` keeps in a batch folder.
+LEDGER_FILE = "mturk.sqlite"
 
 
 @dataclasses.dataclass(frozen=True)
@@ -155,3 +159,22 @@ def read_batch(directory: str | os.PathLike, *, answer_key: bool = True) -> Batc
     tasks = read_table(directory / TASKS_CSV)
     key = read_table(directory / ANSWER_KEY_CSV) if answer_key else None
     return Batch(directory, manifest, schema, tasks, key)
+
+
+def posted_hit_ids(directory: str | os.PathLike) -> set[str] | None:
+    """The HIT ids of a posted batch (its ``mturk.sqlite`` ledger, read only with the standard library);
+    None when the batch was never posted (no ledger) or the ledger holds no HIT id.
+
+    The ledger is written by :mod:`studykit.mturk.ledger` (table ``hits``, column ``hit_id``); this reader
+    lets analysis check results against it without importing that package (boto3).
+    """
+    path = Path(directory) / LEDGER_FILE
+    if not path.is_file():
+        return None
+    try:
+        with contextlib.closing(sqlite3.connect(f"file:{path}?mode=ro", uri=True)) as connection:
+            rows = connection.execute("SELECT hit_id FROM hits WHERE hit_id IS NOT NULL").fetchall()
+    except sqlite3.Error as exc:
+        raise ValueError(f"{path}: cannot read the posting ledger ({exc})") from None
+    return {str(r[0]) for r in rows} or None
+

@@ -23,7 +23,7 @@ from studykit import _io
 
 __all__ = [
     "HIT_COLUMNS", "ASSIGNMENT_COLUMNS", "TRAILING_COLUMNS",
-    "format_time", "format_reward", "format_approval_rate", "results_columns", "append_results", "read_rows",
+    "format_time", "format_reward", "format_approval_rate", "results_columns", "append_results", "read_rows", "SIMULATED_MARK",
 ]
 
 HIT_COLUMNS: tuple[str, ...] = (
@@ -38,6 +38,9 @@ ASSIGNMENT_COLUMNS: tuple[str, ...] = (
 )
 TRAILING_COLUMNS: tuple[str, ...] = ("Approve", "Reject")
 
+#: The RequesterAnnotation prefix of simulated answers (``studykit simulate`` writes
+#: ``studykit:simulated:<batch_id>``); reports of such files say SIMULATED ANSWERS.
+SIMULATED_MARK = "studykit:simulated"
 _PACIFIC = ZoneInfo("America/Los_Angeles")
 
 

@@ -34,7 +34,7 @@ from pathlib import Path
 __all__ = ["LEDGER_FILE", "Ledger", "LedgerError", "HITRecord", "AssignmentRecord", "ActionRecord", "is_damaged",
            "move_aside"]
 
-LEDGER_FILE = "mturk.sqlite"
+from studykit.formats.batch import LEDGER_FILE
 ORIGIN_KEY = "batch_dir"
 _SIDE_FILES = ("-journal", "-wal", "-shm")
 
