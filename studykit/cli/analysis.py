@@ -93,6 +93,11 @@ def _model_options(command):
 @click.option("--interval", type=click.Choice(["wilson", "bootstrap"]), default="wilson", show_default=True)
 @click.option("--coverage", type=float, default=0.95, show_default=True, help="Coverage of the intervals.")
 @click.option("--seed", type=int, default=0, show_default=True, help="Seed of the vote's tie break and the bootstrap.")
+@click.option("--weight", "weighting", type=click.Choice(["confidence", "1+confidence"]), default="confidence",
+              show_default=True, help="Weight of a vote: its confidence (0-3; the literal reading of the appendix) "
+                                      "or 1 + confidence.")
+@click.option("--plus-minus", type=click.Choice(["half_width", "se"]), default="half_width", show_default=True,
+              help="What ± shows: the 95% normal half-width 1.96 SE (the paper's) or the standard error.")
 @click.option("--salt", envvar="STUDYKIT_SALT", default=None,
               help="Secret salt of the worker pseudonyms [env STUDYKIT_SALT; default: random per run].")
 @click.option("--layer", type=click.Path(dir_okay=False, path_type=Path), default=None,
@@ -102,8 +107,8 @@ def _model_options(command):
 @click.option("--overwrite", is_flag=True, help="Write into a report folder that is not empty.")
 def analyze(results: Path, batch: Path | None, study: str | None, out: Path, answer_fields: tuple[str, ...],
             answer_key: Path | None, min_annotators: int | None, blank_threshold: float, keep_rejected: bool,
-            interval: str, coverage: float, seed: int, salt: str | None, layer: Path | None, confusion: Path | None,
-            overwrite: bool) -> None:
+            interval: str, coverage: float, seed: int, weighting: str, plus_minus: str, salt: str | None,
+            layer: Path | None, confusion: Path | None, overwrite: bool) -> None:
     """Analyse the MTurk batch-results CSV RESULTS into a report folder (tables, figures, report.md)."""
     import secrets
 
@@ -113,7 +118,8 @@ def analyze(results: Path, batch: Path | None, study: str | None, out: Path, ans
         if salt is None:
             salt = secrets.token_hex(16)
             log.info("no --salt given: worker pseudonyms are random for this run")
-        settings = EstimateSettings(interval=interval, confidence=coverage, seed=seed)
+        settings = EstimateSettings(interval=interval, confidence=coverage, seed=seed, weighting=weighting,
+                                    plus_minus=plus_minus)
         qc_changes = {"blank_worker_threshold": blank_threshold, "drop_rejected": not keep_rejected}
         if min_annotators is not None:
             qc_changes["min_annotators"] = min_annotators
