@@ -256,5 +256,15 @@ def describe_batch(directory: str | os.PathLike) -> str:
             offered = sorted(e["band_images"][j] for e in exposure)
             lines.append(f"  band {j + 1}: {offered[0]}-{offered[-1]} distinct images per (class, layer) "
                          f"(median {offered[len(offered) // 2]}) for {exposure[0]['tasks']} tasks each")
+    short = [e for e in exposure if e["repeated_correct"]]
+    for e in short[:_LISTED]:
+        lines.append(f"  class {e['class']}, layer {e['layer']}: bands offer {e['band_images']} distinct images for "
+                     f"{e['tasks']} tasks; correct image repeated in {e['repeated_correct']}")
+    if len(short) > _LISTED:
+        lines.append(f"  ... and {len(short) - _LISTED} more (class, layer): manifest.json counts.exposure")
     lines += [f"  warning: {warning}" for warning in counts.get("warnings", [])]
     return "\n".join(lines)
+
+
+#: (class, layer) pairs listed by :func:`describe_batch` before it refers to the manifest.
+_LISTED = 10

@@ -189,6 +189,8 @@ def build_simulatability(data: StudyData, sampling: SimulatabilitySampling, rng:
     coefficients = {name: data.coefficients(name) for name in sampling.layers}
     probabilities = {name: data.probabilities(name) for name in sampling.layers}
     tasks, counts = sample_simulatability(coefficients, probabilities, data.y, sampling, rng)
+    counts = dataclasses.replace(counts, exposure=tuple({**e, "class": data.classes[e["class"]]}
+                                                        for e in counts.exposure))
     pages = []
     for task in tasks:
         variables = {}
