@@ -26,7 +26,8 @@ import hashlib
 import numpy as np
 import pandas as pd
 
-__all__ = ["WEIGHTINGS", "confidence_weight", "weighted_majority_vote", "majority_vote", "dawid_skene", "DawidSkeneResult",
+__all__ = ["WEIGHTINGS", "confidence_weight", "weighted_majority_vote", "majority_vote", "dawid_skene",
+           "DawidSkeneResult",
            "VOTE_COLUMNS"]
 
 #: Columns of the votes' results (indexed by task).

@@ -24,7 +24,8 @@ from .misclassification import misclassification_context
 from .simulatability import simulatability_context
 from .spurious import spurious_context
 
-__all__ = ["environment", "render_page", "page_options", "OPTION_LABELS", "requester_template", "html_question", "MAX_QUESTION_BYTES"]
+__all__ = ["environment", "render_page", "page_options", "OPTION_LABELS", "requester_template", "html_question",
+           "MAX_QUESTION_BYTES"]
 
 #: MTurk's limit on a Question document, whitespace included.
 MAX_QUESTION_BYTES = 65_535

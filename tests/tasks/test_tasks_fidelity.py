@@ -121,7 +121,8 @@ def test_batch_id_and_manifest_do_not_depend_on_where_inputs_live(tmp_path):
         assert done.exit_code == 0, done.output
         manifest = read_manifest(root / "batch")
         ids.append(manifest["batch_id"])
-        assert manifest["spec"]["inputs"]["store"] == "store" and manifest["layers"]["dense"]["file"] == "path/layers/dense.npz"
+        assert manifest["spec"]["inputs"]["store"] == "store"
+        assert manifest["layers"]["dense"]["file"] == "path/layers/dense.npz"
         assert str(root) not in json.dumps(manifest)
     assert ids[0] == ids[1]
     make_inputs(tmp_path / "other", seed=1)                        # other contents: another id
@@ -143,7 +144,8 @@ def test_init_prints_a_spec_that_parses_back_to_the_papers_defaults(study, tmp_p
 
 def test_shortfall_warns_and_strict_fails(study_inputs, tmp_path):
     spec = tmp_path / "spec.toml"
-    spec.write_text(f'study = "spurious"\n[inputs]\nstore = "{study_inputs["store"]}"\npath = "{study_inputs["path"]}"\n'
+    spec.write_text(f'study = "spurious"\n[inputs]\nstore = "{study_inputs["store"]}"\n'
+                    f'path = "{study_inputs["path"]}"\n'
                     'coefficients = "raw"\n[sampling]\nn_pairs = 50\nn_images = 2\n')
     runner = CliRunner()
     done = runner.invoke(main, ["tasks", "build", str(spec), "--out", str(tmp_path / "warned")])
