@@ -43,36 +43,47 @@ def features() -> None:
               help="Share of train held out as val when the data has no val split.")
 @click.option("--seed", type=int, default=0, show_default=True)
 @click.option("--num-workers", type=int, default=0, show_default=True, help="DataLoader worker processes.")
+@click.option("--checkpoint-every", type=int, default=20, show_default=True,
+              help="Record progress every N batches (a crashed run resumes from the last record).")
 @_DEVICE
 @_BATCH
 @_LIMIT
 @_OVERWRITE
 def extract(model_spec, weights, data, out, layer, pool, image_size, grayscale, val_fraction, seed, num_workers,
-            device, batch_size, limit, overwrite) -> None:
-    """Extract features of MODEL over DATA into OUT (resumes an interrupted run in OUT)."""
+            checkpoint_every, device, batch_size, limit, overwrite) -> None:
+    """Extract features of MODEL over DATA into OUT (resumes an interrupted run in OUT).
+
+    Under torchrun (--nproc-per-node N, --nnodes M) each process extracts its share of the items on
+    its own device (cuda:LOCAL_RANK) and the result equals one process's."""
     with user_errors():
+        from studykit.distributed import rank0_first
         from studykit.features.default import image_transform, resolve_device
         from studykit.features.extract import ExtractConfig, extract_features
         from studykit.features.sources import default_splits, folder_splits
         from studykit.models import load_model
 
+        from .distributed import torchrun_session
+
         config = ExtractConfig(layer=layer, pool=pool, batch_size=batch_size, num_workers=num_workers,
-                               overwrite=overwrite)
-        model, spec = load_model(model_spec, weights, resolve_device(device))
-        is_default = model_spec.startswith("default:")
-        if data == "fashion-mnist":
-            splits, classes, info, notice = default_splits(val_fraction, seed, limit)
-            if notice:
-                click.echo(f"notice: {notice}", err=True)
-        else:
-            size = image_size or (28 if is_default else 224)
-            transform = image_transform(size, 1 if is_default or grayscale else 3)
-            splits, classes, info = folder_splits(data, transform, val_fraction, seed)
-            if limit is not None:
-                splits = {k: _first(v, limit) for k, v in splits.items()}
-        store = extract_features(model, splits, out, classes=classes, model_info=spec.to_dict(),
-                                 dataset_info=info, config=config, normalize=spec.normalize)
-    _summary(store)
+                               checkpoint_every=checkpoint_every, overwrite=overwrite)
+        with torchrun_session(resolve_device(device)) as (device, talks):
+            model, spec = load_model(model_spec, weights, device)
+            is_default = model_spec.startswith("default:")
+            with rank0_first():   # one download or cache write, not one per process
+                if data == "fashion-mnist":
+                    splits, classes, info, notice = default_splits(val_fraction, seed, limit)
+                    if notice and talks:
+                        click.echo(f"notice: {notice}", err=True)
+                else:
+                    size = image_size or (28 if is_default else 224)
+                    transform = image_transform(size, 1 if is_default or grayscale else 3)
+                    splits, classes, info = folder_splits(data, transform, val_fraction, seed)
+                    if limit is not None:
+                        splits = {k: _first(v, limit) for k, v in splits.items()}
+            store = extract_features(model, splits, out, classes=classes, model_info=spec.to_dict(),
+                                     dataset_info=info, config=config, normalize=spec.normalize)
+    if talks:
+        _summary(store)
 
 
 @features.command("default")
@@ -87,10 +98,15 @@ def extract(model_spec, weights, data, out, layer, pool, image_size, grayscale, 
 def default(out, val_fraction, seed, device, batch_size, limit, overwrite) -> None:
     """The embedded default: Fashion-MNIST through the shipped standard and robust CNNs."""
     with user_errors():
-        from studykit.features.default import extract_default
+        from studykit.features.default import extract_default, resolve_device
 
-        stores, notice = extract_default(out, limit=limit, val_fraction=val_fraction, seed=seed, device=device,
-                                         batch_size=batch_size, overwrite=overwrite)
+        from .distributed import torchrun_session
+
+        with torchrun_session(resolve_device(device)) as (device, talks):
+            stores, notice = extract_default(out, limit=limit, val_fraction=val_fraction, seed=seed,
+                                             device=device, batch_size=batch_size, overwrite=overwrite)
+    if not talks:
+        return
     if notice:
         click.echo(f"notice: {notice}", err=True)
     for store in stores.values():
