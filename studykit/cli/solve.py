@@ -19,7 +19,7 @@ from typing import NamedTuple
 
 import click
 
-from .common import user_errors
+from .common import DEVICE_HELP, device_option, overwrite_option, store_option, torch_device, user_errors
 
 log = logging.getLogger(__name__)
 
@@ -36,7 +36,7 @@ def solve() -> None:
 
 # ---------------------------------------------------------------------------------------------
 @solve.command("path")
-@click.argument("features_dir", type=click.Path(path_type=Path))
+@click.argument("features_dir", metavar="STORE", type=click.Path(path_type=Path))
 @click.option("--out", "out", required=True, type=click.Path(file_okay=False, path_type=Path),
               help="Path folder to write (path.npz, metrics.csv, config.json).")
 @click.option("--family", type=click.Choice(["multinomial", "gaussian"]), default="multinomial", show_default=True)
@@ -56,15 +56,16 @@ def solve() -> None:
 @click.option("--val-fraction", type=float, default=0.1, show_default=True,
               help="Fraction of train rows held out for validation, only when the store has no val split (0: none).")
 @click.option("--seed", type=int, default=0, show_default=True)
-@click.option("--device", default=None, help="Where the data and iterates live, e.g. cuda:0 [default: cpu].")
-@click.option("--table-device", default=None, help="Where the SAGA gradient table lives [default: --device].")
+@device_option
+@click.option("--table-device", default=None, help="Where the SAGA gradient table lives [default: --device]: "
+              + DEVICE_HELP)
 @click.option("--dtype", type=click.Choice(["float32", "float64"]), default=None, help="[default: the features' dtype]")
-@click.option("--overwrite", is_flag=True, help="Replace a complete path already in --out.")
+@overwrite_option("a complete path already in --out")
 def path_command(features_dir: Path, out: Path, family: str, l1_ratio: float, n_alphas: int, eps: float,
                  method: str, stopping: str, tol: float | None, lookbehind: int, max_epochs: int, batch_size: int,
-                 lr: float | None, standardize: bool, val_fraction: float, seed: int, device: str | None,
+                 lr: float | None, standardize: bool, val_fraction: float, seed: int, device: str,
                  table_device: str | None, dtype: str | None, overwrite: bool) -> None:
-    """Fit a regularization path on the features in FEATURES_DIR.
+    """Fit a regularization path on the features of the feature store STORE.
 
     An interrupted fit resumes from --out/checkpoint when run again with the same options.
     """
@@ -77,11 +78,12 @@ def path_command(features_dir: Path, out: Path, family: str, l1_ratio: float, n_
                             batch_size=batch_size, lr=lr, standardize=standardize, seed=seed, dtype=dtype)
         replacing = (out / "path.npz").exists()
         if replacing and not overwrite:
-            raise click.ClickException(f"{out} already holds a complete path (path.npz); "
+            raise click.ClickException(f"{out / 'path.npz'} already exists (a complete path); "
                                        "pass --overwrite to replace it or choose another --out")
         store = FeatureStore.open(features_dir)
         data = _load_splits(store, val_fraction)
-        result = _fit(config, data, store, device=device, table_device=table_device,
+        result = _fit(config, data, store, device=torch_device(device),
+                      table_device=table_device and torch_device(table_device),
                       checkpoint_dir=out / CHECKPOINT_DIR)
         result.config.update(features_dir=str(store.directory.resolve()), val_fraction=data.val_fraction)
         result.save(out)
@@ -150,7 +152,7 @@ def _path_summary(result, out: Path) -> str:
 
 # ---------------------------------------------------------------------------------------------
 @solve.command("select")
-@click.argument("path_dir", type=click.Path(file_okay=False, path_type=Path))
+@click.argument("path_dir", metavar="PATH", type=click.Path(file_okay=False, path_type=Path))
 @click.option("--within", type=float, default=0.05, show_default=True,
               help="Sparsest layer whose accuracy is at most this much below the best (0.05 = 5 points).")
 @click.option("--relative", is_flag=True, help="Read --within as a fraction of the best accuracy.")
@@ -161,17 +163,16 @@ def _path_summary(result, out: Path) -> str:
 @click.option("--dense", "dense_spec", default=None, metavar="model|fit|FILE",
               help="Dense layer: the store's dense_layer.npz (model), a refit with l1_ratio=0 (fit), or a "
                    "DecisionLayer .npz [default: model when the store has one, else fit].")
-@click.option("--features", "features_dir", type=click.Path(file_okay=False, path_type=Path), default=None,
-              help="Feature store [default: the one the path was fitted on, when it still exists].")
+@store_option("Feature store [default: the one the path was fitted on, when it still exists].")
 @click.option("--k", type=int, default=10, show_default=True, help="Top features per class in the analyses.")
-@click.option("--device", default=None, help="Device for the dense refit (--dense fit).")
-@click.option("--overwrite", is_flag=True, help="Replace layers already selected in PATH_DIR.")
+@device_option
+@overwrite_option("layers already selected in PATH")
 def select_command(path_dir: Path, within: float, relative: bool, index: int | None,
-                   max_features_per_class: float | None, by: str, dense_spec: str | None, features_dir: Path | None,
-                   k: int, device: str | None, overwrite: bool) -> None:
-    """Select the sparse and dense decision layers of the path in PATH_DIR and analyse them.
+                   max_features_per_class: float | None, by: str, dense_spec: str | None, store_dir: Path | None,
+                   k: int, device: str, overwrite: bool) -> None:
+    """Select the sparse and dense decision layers of the path folder PATH and analyse them.
 
-    Writes PATH_DIR/layers/sparse.npz, PATH_DIR/layers/dense.npz and PATH_DIR/analysis/.
+    Writes PATH/layers/sparse.npz, PATH/layers/dense.npz and PATH/analysis/.
     """
     from studykit.solver import PathResult
 
@@ -181,10 +182,10 @@ def select_command(path_dir: Path, within: float, relative: bool, index: int | N
         existing = [p for p in (sparse_path, dense_path) if p.exists()]
         if existing and not overwrite:
             raise click.ClickException(f"{existing[0]} already exists; pass --overwrite to select again")
-        store = _store_for(result, features_dir)
+        store = _store_for(result, store_dir)
         sparse = result.select(index, within=within, relative=relative, by=by,
                                max_features_per_class=max_features_per_class, name="sparse")
-        dense = _dense_layer(dense_spec, store, result, by=by, device=device)
+        dense = _dense_layer(dense_spec, store, result, by=by, device=torch_device(device))
         _check_compatible(sparse, dense, store)
         sparse.save(sparse_path)
         dense.save(dense_path)
@@ -196,7 +197,7 @@ def select_command(path_dir: Path, within: float, relative: bool, index: int | N
 
 
 def _store_for(result, features_dir: Path | None):
-    """The store given with --features, else the one recorded in the path's config, else None."""
+    """The store given with --store, else the one recorded in the path's config, else None."""
     from studykit.features import FeatureStore
 
     if features_dir is not None:
@@ -205,7 +206,7 @@ def _store_for(result, features_dir: Path | None):
     if recorded and Path(recorded).is_dir():
         return FeatureStore.open(recorded)
     if recorded:
-        log.warning("the path's feature store %s is gone; pass --features to use another", recorded)
+        log.warning("the path's feature store %s is gone; pass --store to use another", recorded)
     return None
 
 
@@ -218,12 +219,12 @@ def _dense_layer(spec: str | None, store, result, *, by: str, device: str | None
             return dataclasses.replace(model, name="dense")
         if spec == "model":
             where = f"{store.directory} has no dense_layer.npz" if store is not None else "no feature store is known"
-            raise ValueError(f"--dense model needs the model's own layer, but {where} (pass --features, "
+            raise ValueError(f"--dense model needs the model's own layer, but {where} (pass --store, "
                              "or use --dense fit or --dense FILE)")
         spec = "fit"
     if spec == "fit":
         if store is None:
-            raise ValueError("--dense fit needs the feature store the path was fitted on: pass --features")
+            raise ValueError("--dense fit needs the feature store the path was fitted on: pass --store")
         return _fit_dense(result, store, by=by, device=device)
     file = Path(spec)
     if not file.is_file():

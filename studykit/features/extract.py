@@ -25,7 +25,8 @@ import numpy as np
 import torch
 from torch import nn
 from torch.utils.data import DataLoader, Dataset
-from tqdm.auto import tqdm
+
+from studykit._progress import progress_bar
 
 from .sources import SplitSource, write_sources
 from .store import DENSE_LAYER, FeatureStore, write_meta
@@ -243,8 +244,8 @@ def _write_split(run: Progress, split: str, source: SplitSource, batches, progre
         logger.info("split %s%s: already extracted, skipped", split, f" ({shard})" if shard else "")
         return
     writer = SplitWriter(run, split, state)
-    bar = tqdm(total=state.n_items, initial=state.done, unit="item", disable=not progress,
-               desc=f"features {split}" + (f" ({shard})" if shard else ""))
+    bar = progress_bar(total=state.n_items, initial=state.done, unit="item", disable=not progress,
+                       desc=f"features {split}" + (f" ({shard})" if shard else ""))
     for count, (features, labels, positions, logits, consumed, failures) in enumerate(batches, 1):
         for failure in failures:
             logger.warning("split %s: skipped %s", split, failure)

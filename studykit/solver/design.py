@@ -18,6 +18,8 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
+from studykit._device import resolve_device as _resolve_device
+
 log = logging.getLogger(__name__)
 
 #: Feature scales below this are treated as constant features (scale set to 1, column is all zero
@@ -43,7 +45,7 @@ def resolve_dtype(X, dtype: torch.dtype | None) -> torch.dtype:
 
 def resolve_device(X, device) -> torch.device:
     if device is not None:
-        return torch.device(device)
+        return _resolve_device(device)
     return X.device if isinstance(X, torch.Tensor) else torch.device("cpu")
 
 

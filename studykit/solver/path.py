@@ -32,7 +32,9 @@ import numpy as np
 import pandas as pd
 import scipy.sparse as sp
 import torch
-from tqdm.auto import tqdm
+
+from studykit._device import resolve_device
+from studykit._progress import progress_bar
 
 from .config import PathConfig
 from .datafits import get_datafit
@@ -159,7 +161,7 @@ class _Problem:
             raise ValueError("X needs at least 2 training rows")
         stats = (self.train.mean, self.train.scale, self.train.inv_scale)
         self.device, self.dtype = self.train.device, self.train.dtype
-        self.table_device = torch.device(table_device) if table_device else self.device
+        self.table_device = resolve_device(table_device) if table_device else self.device
         self.Y = self._targets(ys["train"], "y")
         self.splits = {}
         for name, Xs, rows in (("val", X_val, val_rows), ("test", X_test, None)):
@@ -271,7 +273,7 @@ def _run(problem, config: PathConfig, classes, checkpoint_dir, progress, callbac
     if config.method == "saga" and state.lr is None:
         state.lr = config.lr or default_step(problem.train, problem.datafit, config.batch_size)
         log.info("SAGA step size %.3g", state.lr)
-    bar = tqdm(total=len(grid), initial=state.done, desc="alphas", unit="alpha", disable=not progress)
+    bar = progress_bar(total=len(grid), initial=state.done, desc="alphas", unit="alpha", disable=not progress)
     for i in range(state.done, len(grid)):
         t0 = time.perf_counter()
         alpha = float(grid[i])
