@@ -248,7 +248,7 @@ def fit_store_path(store_dir, out: Path, *, n_alphas: int, device=None, progress
     result = fit_path(X, y, X_val=X_val, y_val=y_val, X_test=X_test, y_test=y_test, val_fraction=val_fraction,
                       n_alphas=n_alphas, eps=PATH_EPS, n_classes=len(classes) if classes else None, classes=classes,
                       device=device, checkpoint_dir=out / "checkpoint", progress=progress)
-    result.config.update(features_dir=str(store.directory.resolve()), val_fraction=val_fraction)
+    result.info.update(features_dir=str(store.directory.resolve()), val_fraction=val_fraction)
     result.save(out)
     shutil.rmtree(out / "checkpoint", ignore_errors=True)
     return result

@@ -322,7 +322,7 @@ def _store_and_model(store_dir: Path, device: str, *, layer: str | None = None, 
 def _path_store(result, store_dir: Path | None):
     from studykit.features import FeatureStore
 
-    recorded = store_dir or result.config.get("features_dir")
+    recorded = store_dir or result.info.get("features_dir")
     if recorded is None:
         raise ValueError("the path records no feature store: pass --store")
     return FeatureStore.open(recorded)

@@ -1,21 +1,20 @@
 """``studykit solve``: fit a regularization path on a feature store, then select decision layers.
 
-Thin commands: options -> :class:`~studykit.solver.PathConfig` -> :func:`~studykit.solver.fit_path`
-/ :meth:`~studykit.solver.PathResult.select`. torch and the solver are imported inside the commands.
+Thin commands: options -> :class:`~studykit.solver.PathConfig` -> :func:`~studykit.solver.fit_store`
+(``fit_path`` on the store's splits) / :meth:`~studykit.solver.PathResult.select` and
+:func:`~studykit.solver.dense_layer`. torch and the solver are imported inside the commands.
 
 A path folder holds ``path.npz``, ``metrics.csv``, ``config.json`` (written by ``PathResult.save``;
-the CLI adds ``features_dir`` and ``val_fraction`` to the configuration so that ``select`` can find
-the store again), ``checkpoint/`` while a fit is running, then ``layers/{sparse,dense}.npz`` and
+``fit_store`` records ``features_dir`` and ``val_fraction`` in ``PathResult.info`` so that ``select``
+can find the store again), ``checkpoint/`` while a fit is running, then ``layers/{sparse,dense}.npz`` and
 ``analysis/`` once ``select`` has run.
 """
 
 from __future__ import annotations
 
-import dataclasses
 import logging
 import shutil
 from pathlib import Path
-from typing import NamedTuple
 
 import click
 
@@ -60,70 +59,38 @@ def solve() -> None:
 @click.option("--table-device", default=None, help="Where the SAGA gradient table lives [default: --device]: "
               + DEVICE_HELP)
 @click.option("--dtype", type=click.Choice(["float32", "float64"]), default=None, help="[default: the features' dtype]")
+@click.option("--matmul-precision", type=click.Choice(["highest", "tf32", "bf16"]), default="highest", show_default=True,
+              help="GEMM precision on a GPU (owlqn/fista); the KKT certificate and objective stay float32.")
 @overwrite_option("a complete path already in --out")
 def path_command(features_dir: Path, out: Path, family: str, l1_ratio: float, n_alphas: int, eps: float,
                  method: str, stopping: str, tol: float | None, lookbehind: int, max_epochs: int, batch_size: int,
                  lr: float | None, standardize: bool, val_fraction: float, seed: int, device: str,
-                 table_device: str | None, dtype: str | None, overwrite: bool) -> None:
+                 table_device: str | None, dtype: str | None, matmul_precision: str, overwrite: bool) -> None:
     """Fit a regularization path on the features of the feature store STORE.
 
     An interrupted fit resumes from --out/checkpoint when run again with the same options.
     """
     from studykit.features import FeatureStore
-    from studykit.solver import PathConfig
+    from studykit.solver import PathConfig, fit_store
 
     with user_errors():
         config = PathConfig(family=family, l1_ratio=l1_ratio, n_alphas=n_alphas, eps=eps, method=method,
                             stopping=stopping, tol=tol, lookbehind=lookbehind, max_epochs=max_epochs,
-                            batch_size=batch_size, lr=lr, standardize=standardize, seed=seed, dtype=dtype)
+                            batch_size=batch_size, lr=lr, standardize=standardize, seed=seed, dtype=dtype,
+                            matmul_precision=matmul_precision)
         replacing = (out / "path.npz").exists()
         if replacing and not overwrite:
             raise click.ClickException(f"{out / 'path.npz'} already exists (a complete path); "
                                        "pass --overwrite to replace it or choose another --out")
         store = FeatureStore.open(features_dir)
-        data = _load_splits(store, val_fraction)
-        result = _fit(config, data, store, device=torch_device(device),
-                      table_device=table_device and torch_device(table_device),
-                      checkpoint_dir=out / CHECKPOINT_DIR)
-        result.config.update(features_dir=str(store.directory.resolve()), val_fraction=data.val_fraction)
+        result = fit_store(store, config, val_fraction=val_fraction, device=torch_device(device),
+                           table_device=table_device and torch_device(table_device),
+                           checkpoint_dir=out / CHECKPOINT_DIR, progress=True)
         result.save(out)
     shutil.rmtree(out / CHECKPOINT_DIR, ignore_errors=True)
     if replacing:
         _remove_stale(out)
     click.echo(_path_summary(result, out))
-
-
-class _Splits(NamedTuple):
-    X: object
-    y: object
-    X_val: object
-    y_val: object
-    X_test: object
-    y_test: object
-    val_fraction: float
-
-
-def _load_splits(store, val_fraction: float) -> _Splits:
-    """The store's splits; ``val_fraction`` applies only when the store has no val split."""
-    X, y = store.split("train")
-    X_val, y_val = store.split("val") if store.has("val") else (None, None)
-    X_test, y_test = store.split("test") if store.has("test") else (None, None)
-    return _Splits(X, y, X_val, y_val, X_test, y_test, 0.0 if X_val is not None else float(val_fraction))
-
-
-def _fit(config, data: _Splits, store, *, device=None, table_device=None, checkpoint_dir=None):
-    from studykit.solver import fit_path
-
-    classes = store.classes
-    n_classes = len(classes) if classes is not None and config.family == "multinomial" else None
-    return fit_path(data.X, data.y, X_val=data.X_val, y_val=data.y_val, X_test=data.X_test, y_test=data.y_test,
-                    val_fraction=data.val_fraction, family=config.family, l1_ratio=config.l1_ratio,
-                    n_alphas=config.n_alphas, eps=config.eps, alphas=config.alphas, method=config.method,
-                    stopping=config.stopping, tol=config.tol, lookbehind=config.lookbehind,
-                    max_epochs=config.max_epochs, batch_size=config.batch_size, lr=config.lr,
-                    standardize=config.standardize, seed=config.seed, dtype=config.dtype, n_classes=n_classes,
-                    classes=classes, device=device, table_device=table_device, checkpoint_dir=checkpoint_dir,
-                    progress=True)
 
 
 def _remove_stale(out: Path) -> None:
@@ -174,7 +141,7 @@ def select_command(path_dir: Path, within: float, relative: bool, index: int | N
 
     Writes PATH/layers/sparse.npz, PATH/layers/dense.npz and PATH/analysis/.
     """
-    from studykit.solver import PathResult
+    from studykit.solver import PathResult, dense_layer
 
     sparse_path, dense_path = path_dir / LAYERS_DIR / "sparse.npz", path_dir / LAYERS_DIR / "dense.npz"
     with user_errors():
@@ -185,7 +152,7 @@ def select_command(path_dir: Path, within: float, relative: bool, index: int | N
         store = _store_for(result, store_dir)
         sparse = result.select(index, within=within, relative=relative, by=by,
                                max_features_per_class=max_features_per_class, name="sparse")
-        dense = _dense_layer(dense_spec, store, result, by=by, device=torch_device(device))
+        dense = dense_layer(dense_spec, result, store, by=by, device=torch_device(device))
         _check_compatible(sparse, dense, store)
         sparse.save(sparse_path)
         dense.save(dense_path)
@@ -202,67 +169,12 @@ def _store_for(result, features_dir: Path | None):
 
     if features_dir is not None:
         return FeatureStore.open(features_dir)
-    recorded = result.config.get("features_dir")
+    recorded = result.info.get("features_dir")
     if recorded and Path(recorded).is_dir():
         return FeatureStore.open(recorded)
     if recorded:
         log.warning("the path's feature store %s is gone; pass --store to use another", recorded)
     return None
-
-
-def _dense_layer(spec: str | None, store, result, *, by: str, device: str | None):
-    from studykit.solver import DecisionLayer
-
-    if spec in (None, "model"):
-        model = store.dense_layer() if store is not None else None
-        if model is not None:
-            return dataclasses.replace(model, name="dense")
-        if spec == "model":
-            where = f"{store.directory} has no dense_layer.npz" if store is not None else "no feature store is known"
-            raise ValueError(f"--dense model needs the model's own layer, but {where} (pass --store, "
-                             "or use --dense fit or --dense FILE)")
-        spec = "fit"
-    if spec == "fit":
-        if store is None:
-            raise ValueError("--dense fit needs the feature store the path was fitted on: pass --store")
-        return _fit_dense(result, store, by=by, device=device)
-    file = Path(spec)
-    if not file.is_file():
-        raise FileNotFoundError(f"--dense {spec}: no such file (expected model, fit or a DecisionLayer .npz)")
-    return dataclasses.replace(DecisionLayer.load(file), name="dense")
-
-
-#: Grid of the dense refit. With l1_ratio=0 the path's alpha_max is computed with l1_ratio=1e-3
-#: (glmnet's convention), i.e. 1000 times the lasso's, so eps=1e-3 would stop where the lasso path
-#: starts (all points heavily shrunk); 1e-6 spans the same range below the lasso's alpha_max.
-DENSE_N_ALPHAS, DENSE_EPS = 10, 1e-6
-
-
-def _fit_dense(result, store, *, by: str, device: str | None):
-    """Refit the path's problem without sparsity (l1_ratio=0) and keep the most accurate point."""
-    from studykit.solver import PathConfig
-
-    names = {f.name for f in dataclasses.fields(PathConfig)}
-    base = PathConfig.from_dict({key: v for key, v in result.config.items() if key in names})
-    config = dataclasses.replace(base, l1_ratio=0.0, n_alphas=DENSE_N_ALPHAS, eps=DENSE_EPS, alphas=None)
-    data = _load_splits(store, result.config.get("val_fraction", 0.1) or 0.0)
-    dense_path = _fit(config, data, store, device=device)
-    layer = dense_path.select(_most_accurate(dense_path, by), name="dense")
-    return dataclasses.replace(layer, source=f"fitted with l1_ratio=0 on {store.directory}: {layer.source}")
-
-
-def _most_accurate(result, by: str) -> int:
-    """The best point by ``by`` (an accuracy); ties, common on small splits, go to the lower loss.
-
-    (``select(within=0)`` would break them by sparsity, which a ridge path does not vary, and so
-    would take the most regularized of the tied points.)
-    """
-    import numpy as np
-
-    accuracy = result.metrics[by].to_numpy(dtype=float)
-    loss = result.metrics[by.replace("accuracy", "loss")].to_numpy(dtype=float)
-    tied = np.flatnonzero(accuracy >= result.metrics[by].iloc[result.best(by)] - 1e-12)
-    return int(tied[np.argmin(loss[tied])])
 
 
 def _check_compatible(sparse, dense, store) -> None:

@@ -1,35 +1,8 @@
 """Small seeded problems shared by the solver tests."""
 
-import numpy as np
 import pytest
 
-
-def make_classification(n=240, d=12, k=3, seed=0, informative=4):
-    """Features with a sparse class signal, one correlated pair, one constant column, raw scales."""
-    rng = np.random.default_rng(seed)
-    X = rng.normal(size=(n, d))
-    X[:, 1] = X[:, 0] + 0.3 * rng.normal(size=n)
-    W = np.zeros((k, d))
-    W[:, :informative] = 1.5 * rng.normal(size=(k, informative))
-    y = (X @ W.T + rng.gumbel(size=(n, k))).argmax(1)
-    X = X * rng.uniform(0.5, 3.0, size=d) + rng.uniform(-2, 2, size=d)
-    X[:, -1] = 1.7  # a constant feature
-    return X, y
-
-
-def make_regression(n=200, d=10, k=2, seed=1, informative=3):
-    rng = np.random.default_rng(seed)
-    X = rng.normal(size=(n, d)) * rng.uniform(0.5, 2.0, size=d)
-    W = np.zeros((k, d))
-    W[:, :informative] = rng.normal(size=(k, informative))
-    Y = X @ W.T + 0.5 * rng.normal(size=(n, k)) + 3.0
-    return X, Y
-
-
-def standardize(X):
-    mean, std = X.mean(0), X.std(0)
-    std = np.where(std > 1e-12 * (1 + np.abs(mean)), std, 1.0)
-    return (X - mean) / std
+from solver_problems import make_classification, make_regression
 
 
 @pytest.fixture

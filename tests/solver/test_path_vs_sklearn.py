@@ -9,7 +9,7 @@ from sklearn.linear_model import ElasticNet, LogisticRegression
 
 from studykit.solver import fit_path
 
-from conftest import make_classification, make_regression, standardize
+from solver_problems import make_classification, make_regression, standardize
 
 L1_RATIO = 0.8
 

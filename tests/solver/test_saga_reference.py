@@ -7,7 +7,7 @@ from studykit.solver.datafits import get_datafit
 from studykit.solver.design import Design
 from studykit.solver.saga import SagaState, solve_saga
 
-from conftest import make_classification, make_regression, standardize
+from solver_problems import make_classification, make_regression, standardize
 
 
 def prox(beta, l1, l2):
