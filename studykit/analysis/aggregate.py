@@ -1,12 +1,15 @@
 """Aggregating annotators' answers per task: confidence-weighted and plain majority votes, Dawid-Skene.
 
-The paper determines "the final selection based on a majority vote over annotators, weighted by their
-confidence" (appendix D.4). Confidence is a Likert answer 0-3, and its weight is
+The appendix states only: "We determine the final selection based on a majority vote over annotators,
+weighted by their confidence." (D.4, E.2.1, G.1). Confidence is a Likert answer 0-3. The weight of an
+answer (``weighting``):
 
-.. math::  w = 1 + c, \\qquad c \\in \\{0, 1, 2, 3\\},
+- ``"confidence"`` (default, the literal reading): :math:`w = c`. A vote given with "0 (no
+  confidence)" (or without a confidence answer) weighs 0; a task whose votes all weigh 0 falls back to
+  the plain vote, and is marked (column ``unweighted``).
+- ``"1+confidence"``: :math:`w = 1 + c` (studykit's earlier choice, not the paper's words): a confident
+  vote counts up to four times a vote given with no confidence, and no vote is ever erased.
 
-so a confident vote counts up to four times a vote given with no confidence, and a confidence of 0
-(or no confidence answer: weight 1) never erases a vote: the only vote of a task always decides it.
 (crowd-kit's weighted majority vote takes one weight per worker, not per answer, so this vote is ours.)
 
 Ties (several labels with the largest total weight) are broken by a seeded pseudo-random order: each
@@ -24,20 +27,27 @@ import numpy as np
 import pandas as pd
 from scipy import sparse
 
-__all__ = ["confidence_weight", "weighted_majority_vote", "majority_vote", "dawid_skene", "DawidSkeneResult",
+__all__ = ["WEIGHTINGS", "confidence_weight", "weighted_majority_vote", "majority_vote", "dawid_skene",
+           "DawidSkeneResult",
            "VOTE_COLUMNS"]
 
 #: Columns of the votes' results (indexed by task).
-VOTE_COLUMNS = ("label", "score", "total", "share", "n_annotators", "tied")
+VOTE_COLUMNS = ("label", "score", "total", "share", "n_annotators", "tied", "unweighted")
+#: The weightings of a confidence-weighted vote (module docstring); the first is the default.
+WEIGHTINGS = ("confidence", "1+confidence")
 
 
-def confidence_weight(confidence: pd.Series) -> pd.Series:
-    """Weight ``1 + confidence`` of each answer; 1 where no confidence was given."""
-    return 1.0 + pd.to_numeric(confidence, errors="coerce").fillna(0.0)
+def confidence_weight(confidence: pd.Series, weighting: str = "confidence") -> pd.Series:
+    """Weight of each answer: its confidence (``"confidence"``) or ``1 + confidence`` (``"1+confidence"``);
+    a missing confidence counts as 0."""
+    if weighting not in WEIGHTINGS:
+        raise ValueError(f"weighting must be one of {', '.join(WEIGHTINGS)}, got {weighting!r}")
+    confidence = pd.to_numeric(confidence, errors="coerce").fillna(0.0)
+    return confidence if weighting == "confidence" else 1.0 + confidence
 
 
 def weighted_majority_vote(annotations: pd.DataFrame, label: str = "label", *, weight: str | None = "confidence",
-                           task: str = "task", seed: int = 0) -> pd.DataFrame:
+                           task: str = "task", seed: int = 0, weighting: str = "confidence") -> pd.DataFrame:
     """Majority vote per task, each answer weighted by :func:`confidence_weight` of its ``weight`` column.
 
     Parameters
@@ -53,22 +63,29 @@ def weighted_majority_vote(annotations: pd.DataFrame, label: str = "label", *, w
         Column of the task ids.
     seed : int
         Seed of the tie break (module docstring).
+    weighting : str
+        ``"confidence"`` (w = c) or ``"1+confidence"`` (w = 1 + c); module docstring.
 
     Returns
     -------
     DataFrame
         Indexed by task (tasks without any answer are absent), with columns ``label`` (the winner),
         ``score`` (its total weight), ``total`` (all weights), ``share`` (score / total),
-        ``n_annotators`` (answers counted) and ``tied`` (whether the winner was drawn among ties).
+        ``n_annotators`` (answers counted), ``tied`` (whether the winner was drawn among ties) and
+        ``unweighted`` (every vote of the task weighed 0, so the plain vote decided it).
     """
     answers = annotations[annotations[label].notna() & annotations[label].astype(str).ne("")]
     weighted = weight is not None and weight in answers.columns
-    weights = confidence_weight(answers[weight]) if weighted else pd.Series(1.0, index=answers.index)
+    weights = confidence_weight(answers[weight], weighting) if weighted else pd.Series(1.0, index=answers.index)
     scores = (pd.DataFrame({"task": answers[task].to_numpy(), "label": answers[label].to_numpy(),
                             "weight": weights.to_numpy(dtype=float)})
               .groupby(["task", "label"], sort=False, observed=True)["weight"]
               .agg(score="sum", count="size").reset_index())
-    return _winners(scores, seed)
+    unweighted = scores.groupby("task", sort=False)["score"].transform("sum").le(0)
+    scores.loc[unweighted, "score"] = scores.loc[unweighted, "count"].astype(float)
+    result = _winners(scores, seed)
+    result["unweighted"] = result.index.isin(pd.unique(scores.loc[unweighted, "task"]))
+    return result
 
 
 def majority_vote(annotations: pd.DataFrame, label: str = "label", *, task: str = "task",
@@ -99,6 +116,7 @@ def _winners(scores: pd.DataFrame, seed: int) -> pd.DataFrame:
     result["total"] = totals.reindex(result.index)
     result["share"] = result["score"] / result["total"]
     result["n_annotators"] = counts.reindex(result.index)
+    result["unweighted"] = False
     return result[list(VOTE_COLUMNS)]
 
 

@@ -11,8 +11,9 @@ confidence column and an answer key, and gives:
 - the named QC rules of :mod:`studykit.analysis.qc` with the paper's defaults (blank answers, workers
   blank more than 80 % of the time, tasks with fewer than 2 annotators per question, one answer per
   worker and task, rejected assignments);
-- the vote per task and question (:func:`vote`): weighted by ``1 + confidence`` when a confidence
-  column is given (the paper's rule), else plain; seeded tie break, and whether the winner was tied;
+- the vote per task and question (:func:`vote`): weighted by the confidence when a confidence
+  column is given (the literal reading of the paper's rule; a task whose votes all weigh 0 takes the
+  plain vote, column ``unweighted``), else plain; seeded tie break, and whether the winner was tied;
 - per question: label distributions, Krippendorff's alpha (nominal), the plain vote and Dawid-Skene
   beside the vote (with a caution when they disagree on more than 5 % of tasks), and accuracy
   against the answer key when one is given.
@@ -162,14 +163,15 @@ def _confidences(source: pd.DataFrame, column: str, notices: list[str]) -> np.nd
     if wrong.any():
         lines = ", ".join(str(v) for v in source.loc[wrong, LINE].head(5))
         notices.append(f"{int(wrong.sum())} answer(s) have a {column} that is not a number (lines {lines}"
-                       f"{', ...' if wrong.sum() > 5 else ''}); they are counted with weight 1")
+                       f"{', ...' if wrong.sum() > 5 else ''}); they weigh as no confidence (0)")
     return values.to_numpy(dtype=float)
 
 
 def vote(frame: pd.DataFrame, *, weighted: bool, seed: int = 0) -> pd.DataFrame:
     """The vote per task and question: :data:`VOTES_COLUMNS`, ``score`` and ``share``.
 
-    ``weighted``: each answer weighs ``1 + confidence`` (column ``confidence``; the paper's rule), else 1.
+    ``weighted``: each answer weighs its ``confidence`` (the literal reading of the paper's rule; all-zero
+    tasks take the plain vote, :func:`~studykit.analysis.aggregate.weighted_majority_vote`), else 1.
     Ties are broken by :func:`~studykit.analysis.aggregate.weighted_majority_vote`'s seeded key.
     """
     parts = []

@@ -24,7 +24,7 @@ from matplotlib.figure import Figure
 from .aggregate import weighted_majority_vote
 from .report import ReportFigure, Section, Table, format_interval, format_p, format_percent
 from .stats import compare_proportions, mcnemar_test
-from .summaries import EstimateSettings, agreement_table, estimate_table, method_table, ordered_groups
+from .summaries import EstimateSettings, agreement_table, estimate_table, method_table, ordered_groups, task_table
 
 __all__ = ["role_answers", "task_outcomes", "annotation_outcomes", "report_sections", "COMPARISON", "ROLES"]
 
@@ -61,18 +61,24 @@ def role_answers(frame: pd.DataFrame) -> pd.DataFrame:
     return pd.concat(rows, ignore_index=True)
 
 
-def task_outcomes(frame: pd.DataFrame, *, seed: int = 0) -> pd.DataFrame:
+def task_outcomes(frame: pd.DataFrame, *, seed: int = 0, weighting: str = "confidence") -> pd.DataFrame:
     """One row per task and feature shown: ``task``, ``group`` (role), ``condition``, ``role``, ``outcome``
-    (the vote says the feature matches), ``best`` (the voted best-match role of the task)."""
+    (the vote says the feature matches), ``best`` (the voted best-match role of the task), ``tied`` (the
+    match vote or the task's best-match vote was decided by the tie break), ``unweighted`` (the match
+    vote's weights were all 0)."""
     answers = role_answers(frame)
     answers["unit"] = answers["task"] + "/" + answers["role"]
-    matched = weighted_majority_vote(answers, "matched", task="unit", seed=seed)["label"]
-    best = weighted_majority_vote(answers.drop_duplicates(["task", "worker"]), "best", seed=seed)["label"]
+    matched = weighted_majority_vote(answers, "matched", task="unit", seed=seed, weighting=weighting)
+    best = weighted_majority_vote(answers.drop_duplicates(["task", "worker"]), "best", seed=seed, weighting=weighting)
     units = answers.drop_duplicates("unit").set_index("unit")[["task", "condition", "role"]]
-    units["outcome"] = matched.reindex(units.index).eq("yes")
-    units["best"] = best.reindex(units["task"]).fillna("").to_numpy()
+    units["outcome"] = matched["label"].reindex(units.index).eq("yes")
+    units["best"] = best["label"].reindex(units["task"]).fillna("").to_numpy()
+    units["tied"] = (matched["tied"].reindex(units.index).fillna(False).astype(bool).to_numpy()
+                     | best["tied"].reindex(units["task"]).fillna(False).astype(bool).to_numpy())
+    units["unweighted"] = matched["unweighted"].reindex(units.index).fillna(False).astype(bool)
     units["group"] = units["role"]
-    return units.reset_index(drop=True)[["task", "group", "condition", "role", "outcome", "best"]]
+    return units.reset_index(drop=True)[["task", "group", "condition", "role", "outcome", "best", "tied",
+                                         "unweighted"]]
 
 
 def annotation_outcomes(frame: pd.DataFrame) -> pd.DataFrame:
@@ -83,11 +89,10 @@ def annotation_outcomes(frame: pd.DataFrame) -> pd.DataFrame:
 
 def report_sections(frame: pd.DataFrame, settings: EstimateSettings) -> list[Section]:
     """The study's tables and figures (module docstring), from annotations after quality control."""
-    units = task_outcomes(frame, seed=settings.seed)
+    units = task_outcomes(frame, seed=settings.seed, weighting=settings.weighting)
     match = estimate_table(units, "outcome", rows="role", columns="condition", name="match_rates",
                            title="Features that match the image", settings=settings,
-                           note="Share of tasks whose confidence-weighted vote ticks the feature: mean ± standard "
-                                "error.")
+                           note=f"Share of tasks whose vote ticks the feature. {settings.vote_note}")
     best = estimate_table(units.assign(outcome=units["best"].eq(units["role"])), "outcome", rows="role",
                           columns="condition", name="best_match", title="Feature that matches best",
                           settings=settings)
@@ -101,10 +106,13 @@ def report_sections(frame: pd.DataFrame, settings: EstimateSettings) -> list[Sec
                            group="condition", name="aggregation_methods",
                            title="Tasks whose best match is f_l, by aggregation method", settings=settings),
               agreement_table(frame.assign(condition=_conditions(frame)), {"match": "nominal", "confidence": "ordinal"},
-                              group="condition", name="agreement", title="Inter-annotator agreement")]
+                              group="condition", name="agreement", title="Inter-annotator agreement"),
+              task_table(units, name="task_votes", title="Per-task votes (one row per feature shown)",
+                         settings=settings)]
     return [Section("Misclassifications (G.1)",
                     f"{first['task'].nunique()} tasks after quality control "
-                    f"({', '.join(f'{c}: {n}' for c, n in first['condition'].value_counts().items())}).",
+                    f"({', '.join(f'{c}: {n}' for c, n in first['condition'].value_counts().items())}); "
+                    f"{units.loc[units['tied'], 'task'].nunique()} tasks with a vote decided by a tie break.",
                     tables, [_match_figure(match.data)])]
 
 

@@ -21,9 +21,9 @@ from matplotlib.figure import Figure
 from .aggregate import weighted_majority_vote
 from .report import ReportFigure, Section, Table
 from .summaries import (EstimateSettings, agreement_table, comparison_table, estimate_table, method_table,
-                        ordered_groups)
+                        ordered_groups, task_table)
 
-__all__ = ["task_outcomes", "annotation_outcomes", "report_sections", "COMPARISON", "SUBSETS"]
+__all__ = ["task_outcomes", "annotation_outcomes", "first_exposure", "report_sections", "COMPARISON", "SUBSETS"]
 
 #: The groups the study compares (baseline first).
 COMPARISON = ("dense", "sparse")
@@ -36,7 +36,7 @@ def _as_bool(values: pd.Series) -> pd.Series:
     return values.astype(str).str.strip().str.lower().isin(["true", "1", "yes"])
 
 
-def task_outcomes(frame: pd.DataFrame, *, seed: int = 0) -> pd.DataFrame:
+def task_outcomes(frame: pd.DataFrame, *, seed: int = 0, weighting: str = "confidence") -> pd.DataFrame:
     """One row per task: the voted ``choice``, whether it is ``correct``, and the model ``rank`` of it.
 
     Parameters
@@ -45,18 +45,20 @@ def task_outcomes(frame: pd.DataFrame, *, seed: int = 0) -> pd.DataFrame:
         Annotations after quality control, with the answer key joined.
     seed : int
         Seed of the vote's tie break.
+    weighting : str
+        The vote's weighting (:func:`~studykit.analysis.aggregate.weighted_majority_vote`).
 
     Returns
     -------
     DataFrame
         ``task``, ``group`` (the layer), ``layer``, ``target_class``, ``top_is_target``, ``choice``,
         ``correct_choice``, ``outcome`` (= correct, bool), ``rank`` (1 = the model's top candidate),
-        ``n_annotators``, ``tied``.
+        ``n_annotators``, ``tied``, ``unweighted``.
     """
-    vote = weighted_majority_vote(frame, "choice", seed=seed)
+    vote = weighted_majority_vote(frame, "choice", seed=seed, weighting=weighting)
     key = frame.groupby("task", sort=False)[["layer", "target_class", "top_is_target", "correct_choice",
                                              "prob_A", "prob_B", "prob_C"]].first()
-    tasks = vote[["label", "n_annotators", "tied"]].rename(columns={"label": "choice"}).join(key)
+    tasks = vote[["label", "n_annotators", "tied", "unweighted"]].rename(columns={"label": "choice"}).join(key)
     probs = tasks[[f"prob_{o}" for o in _OPTIONS]].apply(pd.to_numeric, errors="coerce").to_numpy()
     chosen = probs[np.arange(len(tasks)), tasks["choice"].map(_OPTIONS.index).to_numpy()]
     tasks["rank"] = 1 + (probs > chosen[:, None]).sum(axis=1)
@@ -65,7 +67,7 @@ def task_outcomes(frame: pd.DataFrame, *, seed: int = 0) -> pd.DataFrame:
     tasks["group"] = tasks["layer"].astype(str)
     return tasks.rename_axis("task").reset_index()[
         ["task", "group", "layer", "target_class", "top_is_target", "choice", "correct_choice", "outcome", "rank",
-         "n_annotators", "tied"]]
+         "n_annotators", "tied", "unweighted"]]
 
 
 def annotation_outcomes(frame: pd.DataFrame) -> pd.DataFrame:
@@ -75,13 +77,13 @@ def annotation_outcomes(frame: pd.DataFrame) -> pd.DataFrame:
 
 def report_sections(frame: pd.DataFrame, settings: EstimateSettings) -> list[Section]:
     """The study's tables and figures (module docstring), from annotations after quality control."""
-    tasks = task_outcomes(frame, seed=settings.seed)
+    tasks = task_outcomes(frame, seed=settings.seed, weighting=settings.weighting)
     subsets = pd.concat([tasks.assign(subset=name) if flag is None else
                          tasks[tasks["top_is_target"] == flag].assign(subset=name)
                          for name, flag in SUBSETS.items()], ignore_index=True)
     table25 = estimate_table(subsets, "outcome", rows="subset", columns="group", name="table25",
                              title="Table 25: accuracy of annotators at simulating the model", settings=settings,
-                             note="Accuracy over tasks of the confidence-weighted vote: mean ± standard error.")
+                             note=f"Accuracy over tasks. {settings.vote_note}")
     tests = comparison_table(table25.data, "group", *COMPARISON, by=["subset"], name="table25_dense_vs_sparse",
                              title="Table 25: sparse vs dense", settings=settings)
     per_class = estimate_table(tasks, "outcome", rows="target_class", columns="group", name="per_class_accuracy",
@@ -95,10 +97,34 @@ def report_sections(frame: pd.DataFrame, settings: EstimateSettings) -> list[Sec
     agreement = agreement_table(frame, {"choice": "nominal", "confidence": "ordinal"}, group="layer",
                                 name="agreement", title="Inter-annotator agreement")
     ranks = _rank_table(tasks)
+    first = first_exposure_table(frame, tasks, settings)
+    votes = task_table(tasks, name="task_votes", title="Per-task votes", settings=settings)
     figures = [_candidate_probabilities(frame), _rank_figure(ranks.data), _per_class_figure(per_class.data)]
     return [Section("Simulatability (Table 25, Fig. 24)",
-                    f"{len(tasks)} tasks after quality control; chance accuracy is 1/3.",
-                    [table25, tests, ranks, per_class, annotations, methods, agreement], figures)]
+                    f"{len(tasks)} tasks after quality control; chance accuracy is 1/3; {int(tasks['tied'].sum())} "
+                    f"tasks decided by a tie break, {int(tasks['unweighted'].sum())} by the plain-vote fallback.",
+                    [table25, tests, first, ranks, per_class, annotations, methods, agreement, votes], figures)]
+
+
+def first_exposure(frame: pd.DataFrame) -> pd.DataFrame:
+    """Each worker's answers to the first task they did of each (target class, layer), by ``SubmitTime``
+    (then ``AcceptTime``): the answers no earlier task of the same class and layer could have taught."""
+    order = [c for c in ("submit_time", "accept_time") if c in frame.columns]
+    sorted_frame = frame.sort_values(order, kind="stable") if order else frame
+    return sorted_frame.drop_duplicates(["worker", "target_class", "layer"], keep="first")
+
+
+def first_exposure_table(frame: pd.DataFrame, tasks: pd.DataFrame, settings: EstimateSettings) -> Table:
+    """Accuracy of individual answers, all of them vs each worker's first exposure to a (class, layer)."""
+    first = first_exposure(frame)
+    both = pd.concat([annotation_outcomes(frame).assign(answers="all answers"),
+                      annotation_outcomes(first).assign(answers="first exposure")], ignore_index=True)
+    return estimate_table(both, "outcome", rows="answers", columns="group", name="first_exposure_accuracy",
+                          title="Accuracy of individual answers: all vs each worker's first task of a class and layer",
+                          settings=settings,
+                          note="A worker who did several tasks of one class and layer may have learnt its answer "
+                               "(the correct image can repeat across them); first exposure counts only the first, "
+                               "by submit time.")
 
 
 def _rank_table(tasks: pd.DataFrame) -> Table:

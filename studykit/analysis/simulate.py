@@ -245,6 +245,9 @@ def simulated_rows(batch: Batch, model: AnnotatorModel, *, seed: int = 0) -> lis
     hit = batch.hit
     assignments = int(hit.get("max_assignments", 5))
     frame = simulate_annotations(batch.answer_key, batch.schema, model, assignments=assignments, seed=seed)
+    narrowed = {name: tuple(values) for name, values in (batch.manifest.get("answer_options") or {}).items()
+                if name in {a.name for a in batch.schema.answers} and tuple(values) != batch.schema.field(name).options}
+    frame = offered_answers(frame, narrowed, np.random.default_rng([seed, 2]))
     inputs = {task: {f"Input.{c}": v for c, v in row.items()}
               for task, row in batch.tasks.set_index("task_id", drop=False).to_dict("index").items()}
     rng = np.random.default_rng([seed, 1])
@@ -272,6 +275,26 @@ def simulated_rows(batch: Batch, model: AnnotatorModel, *, seed: int = 0) -> lis
                      "Last30DaysApprovalRate": rate, "Last7DaysApprovalRate": rate, **inputs[record.task],
                      **{field: _answer_cell(record, name) for name, field in columns.items()}})
     return rows
+
+
+def offered_answers(frame: pd.DataFrame, options: dict, rng: np.random.Generator) -> pd.DataFrame:
+    """The simulated answers restricted to the options the batch's pages offer (the manifest's
+    ``answer_options``): a ``none`` the page does not offer becomes a blank (no selection), any other
+    option it does not offer (``both``, ``unsure``) one of the offered options at random."""
+    frame = frame.copy()
+    for field, offered in options.items():
+        if field not in frame or not offered:
+            continue
+        values = frame[field].astype(str)
+        parts = values.str.split("|")
+        bad = values.ne("") & ~parts.map(lambda p: all(v in offered for v in p))
+        if not bad.any():
+            continue
+        if "none" in set(values[bad]) and "none" not in offered:
+            frame.loc[bad & values.eq("none"), field] = ""
+            bad &= values.ne("none")
+        frame.loc[bad, field] = np.asarray(offered, dtype=object)[rng.integers(0, len(offered), int(bad.sum()))]
+    return frame
 
 
 def _answer_cell(record, name: str) -> str:

@@ -28,7 +28,7 @@ from matplotlib.figure import Figure
 from .aggregate import weighted_majority_vote
 from .report import ReportFigure, Section, Table
 from .summaries import (EstimateSettings, agreement_table, comparison_table, estimate_table, method_table,
-                        ordered_groups)
+                        ordered_groups, task_table)
 
 __all__ = ["task_outcomes", "annotation_outcomes", "pattern_answers", "normalize_description", "report_sections",
            "COMPARISON", "TOP_DESCRIPTIONS"]
@@ -45,16 +45,16 @@ def normalize_description(text: pd.Series) -> pd.Series:
             .str.replace(r"\s+", " ", regex=True).str.strip())
 
 
-def task_outcomes(frame: pd.DataFrame, *, seed: int = 0) -> pd.DataFrame:
+def task_outcomes(frame: pd.DataFrame, *, seed: int = 0, weighting: str = "confidence") -> pd.DataFrame:
     """One row per task: ``task``, ``group`` (layer), the key, ``common`` (voted), ``outcome`` (= yes),
-    ``share`` (the winner's share of the weight), ``n_annotators``, ``tied``."""
-    vote = weighted_majority_vote(frame, "common", seed=seed)
-    tasks = vote[["label", "share", "n_annotators", "tied"]].rename(columns={"label": "common"}) \
+    ``share`` (the winner's share of the weight), ``n_annotators``, ``tied``, ``unweighted``."""
+    vote = weighted_majority_vote(frame, "common", seed=seed, weighting=weighting)
+    tasks = vote[["label", "share", "n_annotators", "tied", "unweighted"]].rename(columns={"label": "common"}) \
         .join(frame.groupby("task", sort=False)[_KEY].first())
     tasks["outcome"] = tasks["common"].eq("yes")
     tasks["group"] = tasks["layer"].astype(str)
     return tasks.rename_axis("task").reset_index()[
-        ["task", "group", *_KEY, "common", "outcome", "share", "n_annotators", "tied"]]
+        ["task", "group", *_KEY, "common", "outcome", "share", "n_annotators", "tied", "unweighted"]]
 
 
 def annotation_outcomes(frame: pd.DataFrame) -> pd.DataFrame:
@@ -62,32 +62,37 @@ def annotation_outcomes(frame: pd.DataFrame) -> pd.DataFrame:
     return pd.DataFrame({"group": frame["layer"].astype(str), "outcome": frame["common"].eq("yes")})
 
 
-def pattern_answers(frame: pd.DataFrame, tasks: pd.DataFrame, *, seed: int = 0) -> pd.DataFrame:
+def pattern_answers(frame: pd.DataFrame, tasks: pd.DataFrame, *, seed: int = 0,
+                    weighting: str = "confidence") -> pd.DataFrame:
     """Description and parts of the pairs voted ``yes``, and the spurious flag (module docstring).
 
     Returns
     -------
     DataFrame
         One row per pair with a common pattern: ``task``, the key, ``description``, ``part_a``,
-        ``part_b``, ``spurious`` (bool), ``share``, ``n_annotators``.
+        ``part_b``, ``spurious`` (bool), ``share``, ``n_annotators``, ``tied`` (the vote on ``common``
+        or on a part was decided by the tie break).
     """
     pairs = tasks[tasks["outcome"]].set_index("task")
     said_yes = frame[frame["common"].eq("yes") & frame["task"].isin(pairs.index)]
     said_yes = said_yes.assign(description=normalize_description(said_yes["description"]))
     for field in ("description", "part_a", "part_b"):
-        pairs[field] = weighted_majority_vote(said_yes, field, seed=seed)["label"].reindex(pairs.index).fillna("")
+        vote = weighted_majority_vote(said_yes, field, seed=seed, weighting=weighting)
+        pairs[field] = vote["label"].reindex(pairs.index).fillna("")
+        if field != "description":
+            pairs["tied"] = pairs["tied"] | vote["tied"].reindex(pairs.index).fillna(False).astype(bool)
     pairs["spurious"] = pairs["part_a"].eq("surroundings") | pairs["part_b"].eq("surroundings")
     return pairs.reset_index()[["task", *_KEY, "description", "part_a", "part_b", "spurious", "share",
-                                "n_annotators"]]
+                                "n_annotators", "tied"]]
 
 
 def report_sections(frame: pd.DataFrame, settings: EstimateSettings) -> list[Section]:
     """The study's tables and figures (module docstring), from annotations after quality control."""
-    tasks = task_outcomes(frame, seed=settings.seed)
-    patterns = pattern_answers(frame, tasks, seed=settings.seed)
+    tasks = task_outcomes(frame, seed=settings.seed, weighting=settings.weighting)
+    patterns = pattern_answers(frame, tasks, seed=settings.seed, weighting=settings.weighting)
     common = estimate_table(tasks, "outcome", rows=None, columns="group", name="common_pattern",
                             title="Class pairs with a common pattern", settings=settings,
-                            note="Share of class pairs whose confidence-weighted vote is yes: mean ± standard error.")
+                            note=f"Share of class pairs whose vote is yes. {settings.vote_note}")
     tests = comparison_table(common.data, "group", *COMPARISON, name="common_pattern_dense_vs_sparse",
                              title="Common pattern: sparse vs dense", settings=settings)
     sides = _class_parts(patterns)
@@ -98,7 +103,8 @@ def report_sections(frame: pd.DataFrame, settings: EstimateSettings) -> list[Sec
     flagged = patterns[patterns["spurious"]].drop(columns="spurious")
     tables = [common, tests, surroundings, _parts_table(sides),
               Table("spurious_pairs", "Pairs flagged spurious", flagged,
-                    note="Flag: the vote is yes and the pattern is in the surroundings for at least one class."),
+                    note="Flag: the vote is yes and the pattern is in the surroundings for at least one class; "
+                         "tied: the vote on common or on a part was decided by the seeded tie break."),
               _descriptions_table(frame, tasks),
               estimate_table(annotation_outcomes(frame), "outcome", rows=None, columns="group",
                              name="annotation_common", title="Individual answers with a common pattern",
@@ -107,11 +113,15 @@ def report_sections(frame: pd.DataFrame, settings: EstimateSettings) -> list[Sec
                            name="aggregation_methods", title="Pairs with a common pattern by aggregation method",
                            settings=settings),
               agreement_table(frame, {"common": "nominal", "confidence": "ordinal"}, group="layer",
-                              name="agreement", title="Inter-annotator agreement")]
+                              name="agreement", title="Inter-annotator agreement"),
+              task_table(tasks, name="task_votes", title="Per-pair votes", settings=settings)]
     figures = [_word_cloud(frame, tasks, layer, settings.seed) for layer in ordered_groups(tasks["group"])]
     return [Section("Spurious correlations (E.2)",
                     f"{len(tasks)} class pairs after quality control, {int(tasks['outcome'].sum())} with a common "
-                    f"pattern, {int(patterns['spurious'].sum())} flagged spurious.", tables,
+                    f"pattern, {int(patterns['spurious'].sum())} flagged spurious; {int(tasks['tied'].sum())} votes on "
+                    f"common decided by a tie break ({int(patterns.loc[patterns['spurious'], 'tied'].sum())} of the "
+                    f"flagged pairs had a tied vote), {int(tasks['unweighted'].sum())} by the plain-vote fallback.",
+                    tables,
                     [f for f in figures if f is not None])]
 
 

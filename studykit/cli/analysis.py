@@ -89,7 +89,7 @@ def _model_options(command):
               help="Analyse any batch: an answer column, or a glob of items ('Answer.coherence*'); repeatable. "
                    "Writes votes.csv and report.md without a study.")
 @click.option("--confidence", "confidence_column", default=None, metavar="Answer.NAME",
-              help="With --question: a numeric confidence column; the vote weighs each answer 1 + confidence.")
+              help="With --question: a numeric confidence column; the vote weighs each answer by its confidence.")
 @click.option("--min-annotators", type=int, default=None,
               help="Keep tasks with at least this many annotators [default: 2, or 3 for spurious].")
 @click.option("--blank-threshold", type=float, default=0.8, show_default=True,
@@ -98,6 +98,11 @@ def _model_options(command):
 @click.option("--interval", type=click.Choice(["wilson", "bootstrap"]), default="wilson", show_default=True)
 @click.option("--coverage", type=float, default=0.95, show_default=True, help="Coverage of the intervals.")
 @click.option("--seed", type=int, default=0, show_default=True, help="Seed of the vote's tie break and the bootstrap.")
+@click.option("--weight", "weighting", type=click.Choice(["confidence", "1+confidence"]), default="confidence",
+              show_default=True, help="Weight of a vote: its confidence (0-3; the literal reading of the appendix) "
+                                      "or 1 + confidence.")
+@click.option("--plus-minus", type=click.Choice(["half_width", "se"]), default="half_width", show_default=True,
+              help="What ± shows: the 95% normal half-width 1.96 SE (the paper's) or the standard error.")
 @click.option("--salt", envvar="STUDYKIT_SALT", default=None,
               help="Secret salt of the worker pseudonyms [env STUDYKIT_SALT; default: random per run].")
 @click.option("--layer", type=click.Path(dir_okay=False, path_type=Path), default=None,
@@ -108,7 +113,8 @@ def _model_options(command):
 def analyze(results: Path, batch: Path | None, study: str | None, out: Path, answer_fields: tuple[str, ...],
             answer_key: Path | None, questions: tuple[str, ...], confidence_column: str | None,
             min_annotators: int | None, blank_threshold: float, keep_rejected: bool, interval: str, coverage: float,
-            seed: int, salt: str | None, layer: Path | None, confusion: Path | None, overwrite: bool) -> None:
+            seed: int, weighting: str, plus_minus: str, salt: str | None, layer: Path | None, confusion: Path | None,
+            overwrite: bool) -> None:
     """Analyse the MTurk batch-results CSV RESULTS into a report folder (tables, figures, report.md).
 
     With --question, any batch (no study needed): QC, the vote per task and question (votes.csv),
@@ -133,7 +139,8 @@ def analyze(results: Path, batch: Path | None, study: str | None, out: Path, ans
         batch_folder = read_batch(batch) if batch is not None else None   # read once, here
         name = study if study is not None else batch_folder.schema.name if batch_folder is not None else None
         qc = QCConfig.for_study(name, **qc_changes) if name is not None else None
-        settings = EstimateSettings(interval=interval, confidence=coverage, seed=seed)
+        settings = EstimateSettings(interval=interval, confidence=coverage, seed=seed, weighting=weighting,
+                                    plus_minus=plus_minus)
         answers = _pairs(answer_fields, "--answer") or None
         analysis = run_analysis(results, study=study, batch=batch_folder, answers=answers, answer_key=answer_key,
                                 qc=qc, settings=settings, salt=salt, layer=layer, confusion=confusion)

@@ -90,6 +90,8 @@ class StudySchema:
                          f"(it has {', '.join(a.name for a in self.answers)})")
 
 
+#: Every part a spurious page may post: Fig. 28's two, plus those the spec's offer_both/offer_unsure add.
+#: The options a batch's pages offered are the manifest's ``answer_options`` (``SpuriousSampling.answer_options``).
 _PARTS = ("object", "surroundings", "both", "unsure")
 
 STUDIES: Mapping[str, StudySchema] = MappingProxyType({
@@ -111,6 +113,7 @@ STUDIES: Mapping[str, StudySchema] = MappingProxyType({
         reward="0.07", batch_prefix="spu",
         simulated_accuracy=MappingProxyType({"dense": 0.5, "sparse": 0.65})),
     "misclassification": StudySchema(
+        # "none" only when the spec sets offer_none (Fig. 32 has the two patterns alone).
         "misclassification", (AnswerField("match", ("A", "B", "none"), multiple=True),
                               AnswerField("best", ("A", "B")), CONFIDENCE), selection="match",
         key_columns=("layer", "condition", "true_class", "predicted_class", "option_fp", "option_fl", "option_fr"),

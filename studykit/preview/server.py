@@ -12,6 +12,10 @@ Routes (all on 127.0.0.1):
   submission of an accepted assignment becomes a row of ``BATCH/preview_results.csv`` in the Requester
   website's batch-results layout (:func:`studykit.formats.results_csv.append_results`), checkbox
   answers joined with ``|``, so ``studykit analyze`` reads pilots like MTurk's results.
+
+As on MTurk, a worker submits a HIT once: a second submission of the same HIT by the same worker (from
+another accepted assignment) is refused unless the server runs with ``allow_resubmit``; a submission
+whose hidden ``task_id`` is not its HIT's is refused too (a page of another HIT posted to this one).
 """
 
 from __future__ import annotations
@@ -64,6 +68,8 @@ class PreviewServer(ThreadingHTTPServer):
         A batch folder (``docs/batch-folder.md``).
     host : str
     port : int
+    allow_resubmit : bool
+        Record further submissions of a HIT by a worker who already submitted it (default: refuse them).
 
     Raises
     ------
@@ -73,7 +79,8 @@ class PreviewServer(ThreadingHTTPServer):
 
     daemon_threads = True
 
-    def __init__(self, batch_dir: str | os.PathLike, *, host: str = "127.0.0.1", port: int = 0):
+    def __init__(self, batch_dir: str | os.PathLike, *, host: str = "127.0.0.1", port: int = 0,
+                 allow_resubmit: bool = False):
         batch = read_batch(batch_dir)
         self.directory = batch.directory
         self.manifest = batch.manifest
@@ -82,6 +89,8 @@ class PreviewServer(ThreadingHTTPServer):
         self.answer_fields = sorted(field.removeprefix("Answer.") for field in batch.answers)
         self.created = datetime.now(timezone.utc)
         self.assignments: dict[str, Assignment] = {}
+        self.allow_resubmit = allow_resubmit
+        self.submitted = self._submitted_pairs()
         self.lock = threading.Lock()
         super().__init__((host, port), _Handler)
 
@@ -109,24 +118,44 @@ class PreviewServer(ThreadingHTTPServer):
         Raises
         ------
         PermissionError
-            When the form's ``assignmentId`` is not an accepted assignment (a preview, or unknown).
+            When the form's ``assignmentId`` is not an accepted assignment (a preview, or unknown), its
+            ``task_id`` is not the HIT's, or the worker already submitted this HIT (unless ``allow_resubmit``).
         """
         assignment_id = (fields.get("assignmentId") or [""])[0]
         assignment = self.assignments.get(assignment_id)
         if assignment is None:
             raise PermissionError(f"assignment {assignment_id or '(none)'} was not accepted: "
                                   "accept the HIT before submitting")
+        posted = (fields.get("task_id") or [""])[0]
+        if "task_id" in self.answer_fields and posted != assignment.task_id:
+            raise PermissionError(f"assignment {assignment_id} is for HIT {assignment.task_id}, but the form "
+                                  f"posted task_id {posted or '(none)'}; nothing was recorded")
         extra = sorted(set(fields) - set(self.answer_fields) - {"assignmentId"})
         if extra:
             log.warning("submission of %s: ignoring fields %s, not answers of this batch", assignment_id, extra)
         row = self._row(assignment_id, assignment, datetime.now(timezone.utc))
         row.update({f"Answer.{name}": "|".join(fields[name]) for name in self.answer_fields if name in fields})
+        pair = (assignment.worker_id, assignment.task_id)
         with self.lock:
+            if pair in self.submitted and not self.allow_resubmit:
+                raise PermissionError(f"worker {pair[0]} already submitted HIT {pair[1]}; a worker answers a HIT "
+                                      "once (run studykit preview --allow-resubmit to record more)")
             added = append_results(self.results_path, [row], input_fields=self.input_fields,
                                    answer_fields=self.answer_fields)
+            self.submitted.add(pair)
         if not added:
             return f"Assignment {assignment_id} was already submitted; nothing was recorded."
         return f"Thank you: assignment {assignment_id} of {assignment.task_id} was recorded."
+
+    def _submitted_pairs(self) -> set[tuple[str, str]]:
+        """(WorkerId, task) of the rows already in ``preview_results.csv`` (a restarted server remembers them)."""
+        if not self.results_path.is_file():
+            return set()
+        header, rows = read_rows(self.results_path)
+        if not header or "WorkerId" not in header or "Input.task_id" not in header:
+            return set()
+        worker, task = header.index("WorkerId"), header.index("Input.task_id")
+        return {(row[worker], row[task]) for row in rows if len(row) > max(worker, task)}
 
     def _row(self, assignment_id: str, assignment: Assignment, submitted: datetime) -> dict[str, object]:
         """The batch-results columns of one assignment, besides its answers."""

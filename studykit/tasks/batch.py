@@ -12,6 +12,7 @@ from __future__ import annotations
 import csv
 import dataclasses
 import hashlib
+import html
 import io
 import json
 import logging
@@ -36,7 +37,8 @@ from .simulatability import build_simulatability
 from .spec import TaskSpec
 from .spurious import build_spurious
 
-__all__ = ["FORMAT", "build_batch", "write_batch", "batch_id", "answer_fields", "describe_batch"]
+__all__ = ["FORMAT", "build_batch", "write_batch", "batch_id", "content_digest", "answer_fields", "answer_options",
+           "describe_batch"]
 
 log = logging.getLogger(__name__)
 
@@ -48,10 +50,40 @@ BUILDERS: Mapping[str, Callable[..., tuple[list[PageTask], Counts]]] = {
 }
 
 
-def batch_id(spec: TaskSpec) -> str:
-    """``<prefix>-<12 hex digits>`` (prefix from the study registry: sim, spu, mis) derived from the whole spec (seed included)."""
-    digest = hashlib.sha256(json.dumps(spec.to_dict(), sort_keys=True).encode()).hexdigest()
+#: The spec's input fields that name folders (left out of the batch id: only their contents count).
+_INPUT_PATHS = ("store", "path", "feature_images")
+
+
+def batch_id(spec: TaskSpec, content: str = "") -> str:
+    """``<prefix>-<12 hex digits>`` (prefix from the study registry: sim, spu, mis).
+
+    The digest covers the spec without the input folders' paths (seed, sampling, HIT and page settings,
+    the split and coefficient scale) and ``content``, a digest of what was built from the inputs
+    (:func:`content_digest`): the same inputs give the same id wherever they live (the id feeds MTurk's
+    idempotency tokens), and other inputs give another id.
+    """
+    settings = spec.to_dict()
+    settings["inputs"] = {k: v for k, v in settings["inputs"].items() if k not in _INPUT_PATHS}
+    digest = hashlib.sha256(json.dumps([settings, content], sort_keys=True).encode()).hexdigest()
     return f"{study_schema(spec.study).batch_prefix}-{digest[:12]}"
+
+
+def content_digest(directory: Path, layer_files: Mapping[str, Path]) -> str:
+    """SHA-256 of ``tasks.csv`` and ``answer_key.csv`` (whose image cells are the images' content hashes)
+    and of each decision-layer file."""
+    digest = hashlib.sha256()
+    for path in [directory / TASKS_CSV, directory / ANSWER_KEY_CSV, *(layer_files[k] for k in sorted(layer_files))]:
+        with open(path, "rb") as handle:
+            for chunk in iter(lambda: handle.read(1 << 20), b""):
+                digest.update(chunk)
+    return digest.hexdigest()
+
+
+def _relative(path: str | None, base: Path | None) -> str | None:
+    """``path`` relative to ``base`` (the spec file's folder), with ``/`` separators; as is without a base."""
+    if path is None or base is None:
+        return path
+    return Path(os.path.relpath(Path(path).resolve(), Path(base).resolve())).as_posix()
 
 
 def answer_fields(study: str) -> dict[str, str]:
@@ -61,7 +93,8 @@ def answer_fields(study: str) -> dict[str, str]:
 
 
 def build_batch(spec: TaskSpec, out: str | os.PathLike, *,
-                feature_images: FeatureImages | str | os.PathLike | None = None) -> Path:
+                feature_images: FeatureImages | str | os.PathLike | None = None,
+                spec_dir: str | os.PathLike | None = None, strict: bool = False) -> Path:
     """Sample the study of ``spec`` and write its batch folder.
 
     Parameters
@@ -72,6 +105,12 @@ def build_batch(spec: TaskSpec, out: str | os.PathLike, *,
     feature_images : callable or folder, optional
         Images of the deep features (``feature -> PNG path``, or a folder of ``feature_<i>.png``);
         default: ``spec.inputs.feature_images``.
+    spec_dir : path-like, optional
+        The spec file's folder: the manifest records the input paths relative to it (as written in a
+        spec file), so it does not depend on where the inputs live. Default: the paths as given.
+    strict : bool
+        Refuse to write the batch when fewer tasks are built than requested (``ValueError`` naming the
+        shortfall); otherwise the manifest's ``counts`` records it.
 
     Returns
     -------
@@ -93,8 +132,10 @@ def build_batch(spec: TaskSpec, out: str | os.PathLike, *,
     staging = Path(tempfile.mkdtemp(prefix=f".{out.name}.", dir=out.parent))
     staging.chmod(0o755)
     try:
-        write_batch(spec, data, staging, feature_images=as_feature_images(
-            feature_images if feature_images is not None else spec.inputs.feature_images))
+        counts = write_batch(spec, data, staging, feature_images=as_feature_images(
+            feature_images if feature_images is not None else spec.inputs.feature_images), spec_dir=spec_dir)
+        if strict and counts.shortfall:
+            raise ValueError(f"only {counts.shortfall} (strict): " + "; ".join(counts.notes))
         if out.exists():
             out.rmdir()
         os.replace(staging, out)
@@ -104,8 +145,10 @@ def build_batch(spec: TaskSpec, out: str | os.PathLike, *,
     return out
 
 
-def write_batch(spec: TaskSpec, data: StudyData, directory: Path, *, feature_images: FeatureImages | None) -> None:
-    """Sample the study on ``data`` and write every file of the batch into the existing folder ``directory``."""
+def write_batch(spec: TaskSpec, data: StudyData, directory: Path, *, feature_images: FeatureImages | None,
+                spec_dir: str | os.PathLike | None = None) -> Counts:
+    """Sample the study on ``data`` and write every file of the batch into the existing folder ``directory``;
+    returns the counts (requested, built, notes, exposure)."""
     images = TaskImages(AssetWriter(directory / ASSETS_DIR, max_size=spec.page.image_size), data.image,
                         feature_images)
     rng = np.random.default_rng(spec.seed)
@@ -119,15 +162,29 @@ def write_batch(spec: TaskSpec, data: StudyData, directory: Path, *, feature_ima
                [{"task_id": t, **p.key} for t, p in zip(task_ids, pages)])
     _write_pages(spec, directory, task_ids, pages)
     _write_requester_ui(spec, directory, columns, task_ids, pages)
+    paths = layer_paths(spec.inputs, spec.sampling.layers)
+    described = spec.to_dict()
+    described["inputs"].update({k: _relative(described["inputs"][k], spec_dir) for k in _INPUT_PATHS})
+    layers = data.describe_layers(paths)
+    for name in layers:
+        layers[name]["file"] = _relative(layers[name]["file"], spec_dir)
     manifest = {
-        "format": FORMAT, "batch_id": batch_id(spec), "study": spec.study, "seed": spec.seed,
-        "studykit_version": __version__, "spec": spec.to_dict(),
-        "layers": data.describe_layers(layer_paths(spec.inputs, spec.sampling.layers)),
+        "format": FORMAT, "batch_id": batch_id(spec, content_digest(directory, paths)), "study": spec.study,
+        "seed": spec.seed, "studykit_version": __version__, "spec": described, "layers": layers,
         "counts": counts.to_dict(), "hit": dataclasses.asdict(spec.hit), "n_hits": len(pages),
-        "answers": answer_fields(spec.study), "asset_base_url": None,
+        "answers": answer_fields(spec.study), "answer_options": answer_options(spec), "asset_base_url": None,
     }
     write_manifest(directory, manifest)
     log.info("batch %s: %d HITs, %d images", manifest["batch_id"], len(pages), len(images.writer.names))
+    return counts
+
+
+def answer_options(spec: TaskSpec) -> dict[str, list[str]]:
+    """The manifest's ``answer_options``: every answer field with options -> the options its page offers
+    (the registry's, narrowed by the spec's flags: ``offer_none``, ``offer_both``, ``offer_unsure``)."""
+    offered = spec.sampling.answer_options()
+    return {field.name: list(offered.get(field.name, field.options))
+            for field in study_schema(spec.study).answers if field.options is not None}
 
 
 def _write_pages(spec: TaskSpec, directory: Path, task_ids: list[str], pages: list[PageTask]) -> None:
@@ -136,7 +193,8 @@ def _write_pages(spec: TaskSpec, directory: Path, task_ids: list[str], pages: li
     hits = directory / HITS_DIR
     hits.mkdir()
     for task_id, page in zip(task_ids, pages):
-        common = {"task_id": task_id, "title": spec.hit.title, "consent": spec.page.consent_text}
+        common = {"task_id": task_id, "title": spec.hit.title, "consent": spec.page.consent_text,
+                  "options": spec.sampling.answer_options()}
         html = render_page(spec.study, page.variables, asset_url=lambda name: f"../{ASSETS_DIR}/{name}", **common)
         posted = render_page(spec.study, page.variables, asset_url=lambda name: f"{ASSETS_DIR}/{name}", **common)
         _write_text(hits / f"{task_id}.html", html)
@@ -146,13 +204,20 @@ def _write_pages(spec: TaskSpec, directory: Path, task_ids: list[str], pages: li
 def _write_requester_ui(spec: TaskSpec, directory: Path, columns: list[str], task_ids: list[str],
                         pages: list[PageTask]) -> None:
     """``requester_ui/template.html`` and ``input.csv``, whose image cells are ``assets/<name>`` URLs to be
-    prefixed with the hosting base URL (see docs/tasks.md)."""
+    prefixed with the hosting base URL (see docs/tasks.md).
+
+    The website substitutes each ``${column}`` of the template with the cell verbatim, into text and
+    attribute values alike, so every cell is HTML-escaped here (``&``, ``<``, ``>``, ``"``, ``'``): a
+    class named ``<img onerror=...>`` shows as text and runs nothing.
+    """
     folder = directory / "requester_ui"
     folder.mkdir()
     _write_text(folder / "template.html", requester_template(spec.study, columns, title=spec.hit.title,
-                                                              consent=spec.page.consent_text))
-    rows = [{"task_id": task_id, **{name: f"{ASSETS_DIR}/{value}" if _is_image(name) else value
-                                    for name, value in page.variables.items()}}
+                                                              consent=spec.page.consent_text,
+                                                              options=spec.sampling.answer_options()))
+    rows = [{"task_id": html.escape(task_id),
+             **{name: html.escape(f"{ASSETS_DIR}/{value}" if _is_image(name) else value)
+                for name, value in page.variables.items()}}
             for task_id, page in zip(task_ids, pages)]
     _write_csv(folder / "input.csv", columns, rows)
 
@@ -185,4 +250,21 @@ def describe_batch(directory: str | os.PathLike) -> str:
     for name in requested:
         lines.append(f"  {name}: {built.get(name, 0)} built of {requested[name]} requested")
     lines += [f"  note: {note}" for note in counts.get("notes", [])]
+    exposure = counts.get("exposure", [])
+    if exposure:
+        for j in range(len(exposure[0]["band_images"])):
+            offered = sorted(e["band_images"][j] for e in exposure)
+            lines.append(f"  band {j + 1}: {offered[0]}-{offered[-1]} distinct images per (class, layer) "
+                         f"(median {offered[len(offered) // 2]}) for {exposure[0]['tasks']} tasks each")
+    short = [e for e in exposure if e["repeated_correct"]]
+    for e in short[:_LISTED]:
+        lines.append(f"  class {e['class']}, layer {e['layer']}: bands offer {e['band_images']} distinct images for "
+                     f"{e['tasks']} tasks; correct image repeated in {e['repeated_correct']}")
+    if len(short) > _LISTED:
+        lines.append(f"  ... and {len(short) - _LISTED} more (class, layer): manifest.json counts.exposure")
+    lines += [f"  warning: {warning}" for warning in counts.get("warnings", [])]
     return "\n".join(lines)
+
+
+#: (class, layer) pairs listed by :func:`describe_batch` before it refers to the manifest.
+_LISTED = 10

@@ -46,15 +46,30 @@ class Counts:
         The same keys (``classes``, ``tasks``, ``pairs``, ...) in both.
     notes : tuple of str
         Why fewer were built than requested; empty when everything asked for was built.
+    exposure : tuple of dict
+        Per (class, layer), where a study shows the same class in several tasks: ``layer``, ``class``,
+        ``tasks``, ``band_images`` (distinct images each band offers), ``distinct_correct`` and
+        ``repeated_correct`` (tasks whose correct image is that of an earlier task of the same pair).
+    warnings : tuple of str
+        What a worker could learn across HITs (a correct image that repeats); empty when nothing.
     """
 
     requested: dict[str, int]
     built: dict[str, int]
     notes: tuple[str, ...] = ()
+    exposure: tuple[dict, ...] = ()
+    warnings: tuple[str, ...] = ()
 
     def to_dict(self) -> dict:
         """The manifest's ``counts`` block."""
-        return {"requested": dict(self.requested), "built": dict(self.built), "notes": list(self.notes)}
+        return {"requested": dict(self.requested), "built": dict(self.built), "notes": list(self.notes),
+                "warnings": list(self.warnings), "exposure": [dict(e) for e in self.exposure]}
+
+    @property
+    def shortfall(self) -> str | None:
+        """``"<built> of <requested> tasks built"`` when fewer tasks were built than requested, else None."""
+        asked, built = self.requested.get("tasks", 0), self.built.get("tasks", 0)
+        return f"{built} of {asked} tasks built" if built < asked else None
 
 
 def significant_features(weights: np.ndarray, threshold: float) -> np.ndarray:

@@ -98,13 +98,16 @@ def sample_simulatability(coefficients: Mapping[str, np.ndarray], probabilities:
                          f"({', '.join(layers)}); lower sampling.n_features or sampling.weight_threshold")
     candidates = np.flatnonzero(usable)
     chosen = rng.permutation(candidates)[:sampling.n_classes]
-    tasks = []
+    tasks, exposure = [], []
     for target in chosen:
         for name in layers:
             order = np.argsort(probabilities[name][:, target], kind="stable")
-            tasks += [_task(name, int(target), coefficients[name][target], significant[name][target], order,
-                            probabilities[name][:, target], labels, sampling, rng)
-                      for _ in range(sampling.tasks_per_class)]
+            used: list[set[int]] = [set() for _ in sampling.bands]
+            drawn = [_task(name, int(target), coefficients[name][target], significant[name][target], order,
+                           probabilities[name][:, target], labels, sampling, rng, used)
+                     for _ in range(sampling.tasks_per_class)]
+            tasks += drawn
+            exposure.append(_exposure(name, int(target), order, drawn, sampling))
     per_class = len(layers) * sampling.tasks_per_class
     notes = []
     if len(candidates) < n_total:
@@ -114,24 +117,61 @@ def sample_simulatability(coefficients: Mapping[str, np.ndarray], probabilities:
     if len(chosen) < sampling.n_classes:
         notes.append(f"{len(chosen)} of {sampling.n_classes} classes built: only {len(candidates)} are eligible")
     counts = Counts({"classes": sampling.n_classes, "tasks": sampling.n_classes * per_class},
-                    {"classes": len(chosen), "tasks": len(tasks)}, tuple(notes))
+                    {"classes": len(chosen), "tasks": len(tasks)}, tuple(notes), tuple(exposure),
+                    _exposure_warnings(exposure, sampling))
     return tasks, counts
+
+
+def _exposure(layer: str, target: int, order: np.ndarray, tasks: list[SimulatabilityTask],
+              sampling: SimulatabilitySampling) -> dict:
+    """Per (class, layer): distinct images each band offers, the tasks asked, and how often the correct
+    image of a task is the correct image of another task of the same (class, layer)."""
+    correct = [task.rows[task.correct] for task in tasks]
+    return {"layer": layer, "class": target, "tasks": len(tasks),
+            "band_images": [int(len(band_rows(order, band))) for band in sampling.bands],
+            "distinct_correct": len(set(correct)), "repeated_correct": len(correct) - len(set(correct))}
+
+
+def _exposure_warnings(exposure: list[dict], sampling: SimulatabilitySampling) -> tuple[str, ...]:
+    """One line per band too small for distinct images, and one on repeated correct images."""
+    warnings = []
+    for j, band in enumerate(sampling.bands):
+        small = [e for e in exposure if e["band_images"][j] < e["tasks"]]
+        if small:
+            fewest = min(e["band_images"][j] for e in small)
+            warnings.append(f"band {band}: fewer distinct images than tasks in {len(small)} of {len(exposure)} "
+                            f"(class, layer) (as few as {fewest} for {sampling.tasks_per_class} tasks)")
+    repeated = [e for e in exposure if e["repeated_correct"]]
+    if repeated:
+        warnings.append(f"the correct image repeats across tasks in {len(repeated)} of {len(exposure)} (class, layer) "
+                        f"({sum(e['repeated_correct'] for e in repeated)} tasks): a worker who did one of them may "
+                        "know the answer of the others (use a larger split, wider bands, or distinct_images = true)")
+    return tuple(warnings)
 
 
 def _task(layer: str, target: int, weights: np.ndarray, significant: np.ndarray, order: np.ndarray,
           probability: np.ndarray, labels: np.ndarray, sampling: SimulatabilitySampling,
-          rng: np.random.Generator) -> SimulatabilityTask:
-    """One task of (target, layer): features, then one image per band, shuffled."""
+          rng: np.random.Generator, used: list[set[int]]) -> SimulatabilityTask:
+    """One task of (target, layer): features, then one image per band, shuffled. With
+    ``sampling.distinct_images``, a band's images already drawn for this (target, layer) (``used``) are
+    left out while unused ones remain."""
     features = rng.choice(np.flatnonzero(significant), size=sampling.n_features, replace=False)
     features = features[np.argsort(-weights[features], kind="stable")]
     importances = np.rint(100 * weights[features] / weights[features].max()).astype(int)
     rows: list[int] = []
-    for band in sampling.bands:
+    for j, band in enumerate(sampling.bands):
         members = np.setdiff1d(band_rows(order, band), rows)
         if len(members) == 0:
             raise ValueError(f"the split has too few rows ({len(order)}) for distinct images in the "
                              f"percentile bands {sampling.bands}")
+        if sampling.distinct_images:
+            fresh = np.setdiff1d(members, np.fromiter(used[j], dtype=np.int64, count=len(used[j])))
+            if len(fresh) == 0:
+                used[j].clear()
+            else:
+                members = fresh
         rows.append(int(rng.choice(members)))
+        used[j].add(rows[-1])
     rows = [rows[i] for i in rng.permutation(len(rows))]
     return SimulatabilityTask(layer, target, tuple(int(f) for f in features), tuple(int(v) for v in importances),
                               tuple(rows), tuple(float(probability[r]) for r in rows),
@@ -149,6 +189,8 @@ def build_simulatability(data: StudyData, sampling: SimulatabilitySampling, rng:
     coefficients = {name: data.coefficients(name) for name in sampling.layers}
     probabilities = {name: data.probabilities(name) for name in sampling.layers}
     tasks, counts = sample_simulatability(coefficients, probabilities, data.y, sampling, rng)
+    counts = dataclasses.replace(counts, exposure=tuple({**e, "class": data.classes[e["class"]]}
+                                                        for e in counts.exposure))
     pages = []
     for task in tasks:
         variables = {}

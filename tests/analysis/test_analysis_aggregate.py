@@ -11,22 +11,41 @@ def table(rows):
     return pd.DataFrame(rows, columns=["task", "worker", "label", "confidence"])
 
 
-def test_confidence_weight_is_one_plus_confidence():
-    assert confidence_weight(pd.Series([0, 1, 2, 3, np.nan])).tolist() == [1, 2, 3, 4, 1]
+def test_confidence_weight_literal_and_one_plus():
+    assert confidence_weight(pd.Series([0, 1, 2, 3, np.nan])).tolist() == [0, 1, 2, 3, 0]
+    assert confidence_weight(pd.Series([0, 1, 2, 3, np.nan]), "1+confidence").tolist() == [1, 2, 3, 4, 1]
+    with pytest.raises(ValueError, match="weighting must be one of"):
+        confidence_weight(pd.Series([1]), "squared")
 
 
-def test_weighted_vote_hand_table():
+HAND = [("t1", "w1", "A", 3), ("t1", "w2", "B", 1), ("t1", "w3", "B", 0), ("t2", "w1", "C", 0),
+        ("t3", "w1", "A", 2), ("t3", "w2", "B", 2), ("t3", "w3", "", 3),
+        ("t4", "w1", "A", 0), ("t4", "w2", "B", 0), ("t4", "w3", "B", 0),
+        ("t5", "w1", "A", 1), ("t5", "w2", "B", 0), ("t5", "w3", "B", 0)]
+
+
+def test_weighted_vote_hand_table_one_plus_confidence():
     # t1: A gets 1+3 = 4, B gets (1+1) + (1+0) = 3 -> A although B has more votes.
     # t2: the only vote, with confidence 0, still decides.
     # t3: A 1+2 = 3 vs B 1+2 = 3 -> tie.
-    votes = weighted_majority_vote(table([("t1", "w1", "A", 3), ("t1", "w2", "B", 1), ("t1", "w3", "B", 0),
-                                          ("t2", "w1", "C", 0),
-                                          ("t3", "w1", "A", 2), ("t3", "w2", "B", 2), ("t3", "w3", "", 3)]))
+    # t5: A 2 vs B 1 + 1 = 2 -> tie.
+    votes = weighted_majority_vote(table(HAND), weighting="1+confidence")
     assert votes.loc["t1"].to_dict() == {"label": "A", "score": 4.0, "total": 7.0, "share": 4 / 7,
-                                         "n_annotators": 3, "tied": False}
+                                         "n_annotators": 3, "tied": False, "unweighted": False}
     assert votes.loc["t2", ["label", "score", "tied"]].tolist() == ["C", 1.0, False]
     assert votes.loc["t3", "tied"] and votes.loc["t3", "label"] in ("A", "B")
     assert votes.loc["t3", "n_annotators"] == 2
+    assert votes.loc["t5", "tied"] and not votes["unweighted"].any()
+
+
+def test_weighted_vote_hand_table_literal_confidence():
+    # t1: A 3 vs B 1 + 0 = 1 -> A. t2: its only vote weighs 0 -> plain vote, marked.
+    # t4: every vote weighs 0 -> plain vote B (2 heads), marked. t5: A 1 vs B 0 + 0 -> A, not marked.
+    votes = weighted_majority_vote(table(HAND))
+    assert votes.loc["t1", ["label", "score", "total", "unweighted"]].tolist() == ["A", 3.0, 4.0, False]
+    assert votes.loc["t2", ["label", "unweighted"]].tolist() == ["C", True]
+    assert votes.loc["t4", ["label", "score", "tied", "unweighted"]].tolist() == ["B", 2.0, False, True]
+    assert votes.loc["t5", ["label", "tied", "unweighted"]].tolist() == ["A", False, False]
 
 
 def test_plain_vote_counts_heads():

@@ -20,8 +20,16 @@ def simulatability_frame():
     return frame.join(pd.DataFrame([key[t] for t in frame["task"]], columns=columns))
 
 
-def test_simulatability_task_outcomes():
+def test_simulatability_task_outcomes_literal_confidence():
+    """Default weight = confidence: t1 C 3 vs A 1 + 0; t2 B 0 + 2 vs C 3 -> C (rank 2), no tie."""
     tasks = simulatability.task_outcomes(simulatability_frame(), seed=0).set_index("task")
+    assert tasks.loc["t1", ["choice", "outcome", "rank", "tied"]].tolist() == ["C", False, 3, False]
+    assert tasks.loc["t2", ["choice", "outcome", "rank", "tied", "unweighted"]].tolist() == \
+        ["C", False, 2, False, False]
+
+
+def test_simulatability_task_outcomes():
+    tasks = simulatability.task_outcomes(simulatability_frame(), seed=0, weighting="1+confidence").set_index("task")
     assert tasks.loc["t1", ["choice", "outcome", "rank", "top_is_target"]].tolist() == ["C", False, 3, True]
     assert tasks.loc["t2", "tied"]
     expected_rank = {"B": 1, "C": 2}[tasks.loc["t2", "choice"]]

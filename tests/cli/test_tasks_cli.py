@@ -1,5 +1,6 @@
 """``studykit tasks build|show`` and ``studykit preview --help``."""
 
+import os
 import json
 
 from click.testing import CliRunner
@@ -51,7 +52,9 @@ def test_feature_images_option_completes_the_spec(study_inputs, tmp_path):
                                      "--feature-images", str(study_inputs["features"])])
     assert done.exit_code == 0, done.output
     manifest = json.loads((out / "manifest.json").read_text())
-    assert manifest["spec"]["inputs"]["feature_images"] == str(study_inputs["features"]) and manifest["n_hits"] == 3
+    # paths relative to the spec file's folder (the manifest does not depend on where the inputs live)
+    relative = os.path.relpath(study_inputs["features"], tmp_path)
+    assert manifest["spec"]["inputs"]["feature_images"] == relative and manifest["n_hits"] == 3
 
 
 def test_tasks_build_refuses_a_spec_mturk_would_refuse(tmp_path):

@@ -37,7 +37,8 @@ def test_batch_folder_contract(batches, study):
     assert re.fullmatch(r"(sim|spu|mis)-[0-9a-f]{12}", manifest["batch_id"])
     assert manifest["answers"] == {**{f"Answer.{f.name}": f.name for f in SCHEMAS[study].answers},
                                    "Answer.task_id": "task_id"}
-    assert set(manifest["counts"]) == {"requested", "built", "notes"} and manifest["asset_base_url"] is None
+    assert set(manifest["counts"]) == {"requested", "built", "notes", "warnings", "exposure"}
+    assert manifest["asset_base_url"] is None
     sampling = manifest["spec"]["sampling"]
     assert list(manifest["layers"]) == sampling.get("layers", [sampling.get("layer")])
     tasks, key = _rows(batch / "tasks.csv"), _rows(batch / "answer_key.csv")
