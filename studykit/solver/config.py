@@ -30,6 +30,8 @@ class PathConfig:
     standardize: bool = True
     seed: int = 0
     dtype: str | None = None
+    grouped: bool = False
+    include_unregularized: bool = False
 
     def __post_init__(self):
         _check(self.family in FAMILIES, "family", self.family, f"one of {sorted(FAMILIES)}")
@@ -49,6 +51,15 @@ class PathConfig:
         _check(isinstance(self.batch_size, int) and self.batch_size >= 1, "batch_size", self.batch_size, ">= 1")
         _check(self.lr is None or (_finite(self.lr) and self.lr > 0), "lr", self.lr, "> 0")
         _check(self.dtype in (None, "float32", "float64"), "dtype", self.dtype, "'float32', 'float64' or None")
+        _check(isinstance(self.grouped, bool), "grouped", self.grouped, "True or False")
+        _check(isinstance(self.include_unregularized, bool), "include_unregularized", self.include_unregularized,
+               "True or False")
+
+    @property
+    def solver_method(self) -> str:
+        """The method in force: OWL-QN's orthant-wise steps have no group form, so a grouped path
+        with ``method="owlqn"`` (the default) is solved by ``fista``, the other working-set solver."""
+        return "fista" if self.grouped and self.method == "owlqn" else self.method
 
     @property
     def stopping_rule(self) -> str:

@@ -35,10 +35,11 @@ import torch
 from tqdm.auto import tqdm
 
 from .config import PathConfig
-from .datafits import get_datafit
+from .datafits import SIGMOID_FAMILIES, get_datafit
 from .design import Design, as_index
 from .workingset import full_gradient, max_violation, solve_working_set
-from .penalties import penalty_value
+from .multilabel import mean_average_precision, null_intercept, sigmoid_targets
+from .penalties import penalty_functions
 from .results import METRIC_COLUMNS, PathResult
 from .saga import SagaState, default_step, solve_saga
 
@@ -53,7 +54,8 @@ def fit_path(X, y, *, X_val=None, y_val=None, X_test=None, y_test=None, val_frac
              lookbehind: int = 5, max_epochs: int = 2000, batch_size: int = 512, lr: float | None = None,
              standardize: bool = True, seed: int = 0, dtype: str | None = None, n_classes: int | None = None,
              classes=None, device=None, table_device=None, preload: str = "auto",
-             checkpoint_dir=None, progress: bool = False, callback=None) -> PathResult:
+             checkpoint_dir=None, progress: bool = False, callback=None, grouped: bool = False,
+             include_unregularized: bool = False) -> PathResult:
     """Fit an elastic-net regularization path of linear decision layers on deep features.
 
     For each ``alpha`` of the path, minimizes over ``W`` ``(n_classes, n_features)`` and ``b``::
@@ -96,6 +98,10 @@ def fit_path(X, y, *, X_val=None, y_val=None, X_test=None, y_test=None, val_frac
     callback : called as ``callback(index, metrics_row)`` after each alpha; when it returns True
         the path stops there and the result holds the alphas fitted so far (e.g. stop once the
         layer is denser than needed, or at a time budget).
+    grouped : penalize each feature column as one group across all outputs (see
+        :func:`studykit.solver.penalties.group_penalty_value`); ``method="owlqn"`` then runs as ``"fista"``.
+    include_unregularized : append ``alpha = 0`` (the unregularized fit, glm-saga's ``do_zero``)
+        to the grid.
 
     Returns
     -------
@@ -103,7 +109,7 @@ def fit_path(X, y, *, X_val=None, y_val=None, X_test=None, y_test=None, val_frac
     """
     config = PathConfig(family, l1_ratio, n_alphas, eps, tuple(float(a) for a in alphas) if alphas is not None
                         else None, method, stopping, tol, lookbehind, max_epochs, batch_size, lr, standardize,
-                        seed, dtype)
+                        seed, dtype, grouped, include_unregularized)
     train_rows = val_rows = None
     if X_val is None and val_fraction:
         train_rows, val_rows = split_rows(_n_rows(X, "X"), val_fraction, seed)
@@ -178,6 +184,9 @@ class _Problem:
             if len(bad):
                 raise ValueError(f"{name}: label {y[bad[0]].item()!r} at row {bad[0]} is outside [0, {self.k})")
             return torch.as_tensor(y.astype(np.int64), device=self.device)
+        if self.datafit.name in SIGMOID_FAMILIES:  # issue 19: multilabel / binomial
+            return torch.as_tensor(sigmoid_targets(y, self.datafit.name, name, self.k), dtype=self.dtype,
+                                   device=self.device)
         if not np.all(np.isfinite(y)):
             row = int(np.flatnonzero(~np.isfinite(y).reshape(len(y), -1).all(1))[0])
             raise ValueError(f"{name}: target at row {row} is NaN or Inf")
@@ -209,6 +218,8 @@ def _n_outputs(family, ys, n_classes) -> int:
     if family == "gaussian":
         y = ys["train"]
         return 1 if y.ndim == 1 else y.shape[1]
+    if family in SIGMOID_FAMILIES:  # issue 19
+        return sigmoid_targets(ys["train"], family, "y").shape[1]
     labels = [v for v in ys.values() if v is not None]
     k = n_classes if n_classes is not None else int(max(np.max(v) for v in labels if len(v))) + 1
     counts = np.bincount(ys["train"][(ys["train"] >= 0) & (ys["train"] < k)].astype(np.int64), minlength=k)
@@ -248,6 +259,8 @@ def null_model(problem):
     if datafit.name == "multinomial":
         freq = torch.bincount(Y, minlength=problem.k).to(torch.float64) / design.n_samples
         b0 = freq.log() - freq.log().mean()
+    elif datafit.name in SIGMOID_FAMILIES:  # issue 19
+        b0 = null_intercept(Y, datafit.name)
     else:
         b0 = Y.double().mean(0)
     b0 = b0.to(problem.dtype)
@@ -258,16 +271,18 @@ def null_model(problem):
 def _run(problem, config: PathConfig, classes, checkpoint_dir, progress, callback) -> PathResult:
     b0, grad = null_model(problem)
     null_objective = grad.loss
-    grad_scale = float(grad.G.abs().max())
+    grad_scale = float(grad.G.norm(dim=0).max() if config.grouped else grad.G.abs().max())  # issue 19: groups
     l1_eff = max(config.l1_ratio, 1e-3)
     alpha_max = grad_scale / l1_eff
     grid = np.asarray(config.alphas) if config.alphas is not None else alpha_grid(alpha_max, config.n_alphas, config.eps)
+    if config.include_unregularized and (len(grid) == 0 or grid[-1] > 0):  # issue 19: glm-saga's do_zero
+        grid = np.append(grid, 0.0)
     if grad_scale == 0:
         grad_scale = 1.0  # y is constant: every coefficient is zero at every alpha
     state = _State.start(problem, config, b0, grid, null_objective)
     if checkpoint_dir is not None and state.resume(checkpoint_dir, config, problem.fingerprint):
         grad = None  # recomputed at the checkpointed point
-    lipschitz = problem.train.operator_norm_sq() if config.method != "saga" else math.nan
+    lipschitz = problem.train.operator_norm_sq() if config.solver_method != "saga" else math.nan
     if config.method == "saga" and state.lr is None:
         state.lr = config.lr or default_step(problem.train, problem.datafit, config.batch_size)
         log.info("SAGA step size %.3g", state.lr)
@@ -281,7 +296,7 @@ def _run(problem, config: PathConfig, classes, checkpoint_dir, progress, callbac
             state.W, state.b, grad, info = solve_working_set(
                 problem.train, problem.Y, problem.datafit, state.W, state.b, alpha, config.l1_ratio,
                 grad=grad, grad_scale=grad_scale, tol=config.tolerance, max_epochs=config.max_epochs,
-                lipschitz_full=lipschitz, inner=config.method)
+                lipschitz_full=lipschitz, inner=config.solver_method, grouped=config.grouped)
         else:
             info = _solve_saga(problem, config, state, i, alpha, grad_scale)
             grad = None
@@ -299,7 +314,7 @@ def _run(problem, config: PathConfig, classes, checkpoint_dir, progress, callbac
     bar.close()
     meta = {**config.to_dict(), "alpha_max": alpha_max, "n_samples": problem.train.n_samples,
             "n_features": problem.train.n_features, "n_classes": problem.k, "device": str(problem.device),
-            "lipschitz": lipschitz, "lr": state.lr}
+            "lipschitz": lipschitz, "lr": state.lr, "solver_method": config.solver_method}
     return PathResult(np.asarray(grid[:state.done], dtype=np.float64), state.coefs, np.stack(state.intercepts),
                       problem.train.mean.double().cpu().numpy(), problem.train.scale.double().cpu().numpy(),
                       pd.DataFrame(state.rows, columns=list(METRIC_COLUMNS)), meta,
@@ -316,7 +331,7 @@ def _solve_saga(problem, config, state, i, alpha, grad_scale):
             problem.train, problem.Y, problem.datafit, state.W, state.b, alpha, config.l1_ratio, state.saga,
             lr=state.lr, batch_size=config.batch_size, max_epochs=config.max_epochs, stopping=config.stopping_rule,
             tol=config.tolerance, lookbehind=config.lookbehind, grad_scale=grad_scale, generator=gen,
-            diverge_above=2.0 * state.null_objective)
+            diverge_above=2.0 * state.null_objective, grouped=config.grouped)
         if not info.diverged:
             state.W, state.b = W, b
             return info
@@ -329,8 +344,9 @@ def _solve_saga(problem, config, state, i, alpha, grad_scale):
 def _metrics(problem, state, alpha, config, info, grad_scale, grad) -> dict:
     """One row of ``PathResult.metrics`` from the :class:`Gradient` at the solution."""
     datafit, W, b = problem.datafit, state.W, state.b
-    kkt = max_violation(W, grad.G, grad.gb, alpha, config.l1_ratio)[0] / grad_scale
-    row = {"train_loss": grad.loss, "train_objective": grad.loss + penalty_value(W, alpha, config.l1_ratio),
+    kkt = max_violation(W, grad.G, grad.gb, alpha, config.l1_ratio, grouped=config.grouped)[0] / grad_scale
+    penalty = penalty_functions(config.grouped)[0]
+    row = {"train_loss": grad.loss, "train_objective": grad.loss + penalty(W, alpha, config.l1_ratio),
            "train_accuracy": _accuracy(datafit, grad.Z, problem.Y), "kkt": kkt,
            "epochs": info.epochs if info else 0, "converged": info.converged if info else True,
            "working_set": info.working_set if info else 0}
@@ -342,6 +358,10 @@ def _metrics(problem, state, alpha, config, info, grad_scale, grad) -> dict:
             Zs = split.forward(W, b)
             row[f"{name}_loss"] = float(datafit.loss_sum(Zs, Ys)) / split.n_samples
             row[f"{name}_accuracy"] = _accuracy(datafit, Zs, Ys)
+            if datafit.name in SIGMOID_FAMILIES:  # issue 19
+                row[f"{name}_average_precision"] = mean_average_precision(Zs, Ys)
+    if datafit.name in SIGMOID_FAMILIES:
+        row["train_average_precision"] = mean_average_precision(grad.Z, problem.Y)
     nz = (W != 0)
     row.update(nnz=int(nz.sum()), features_per_class=float(nz.sum(1).double().mean()),
                features_used=int(nz.any(0).sum()))
