@@ -33,7 +33,7 @@ def sigmoid_targets(y: np.ndarray, family: str, name: str, k: int | None = None)
     if bad.any():
         row, col = (int(v) for v in np.argwhere(bad)[0])
         where = f"row {row}" if family == "binomial" else f"row {row}, label {col}"
-        raise ValueError(f"{name}: {where} is {y[row, col]!r}; {family} targets must be 0 or 1")
+        raise ValueError(f"{name}: {where} is {y[row, col].item()!r}; {family} targets must be 0 or 1")
     return y.astype(np.float64)
 
 
