@@ -39,7 +39,8 @@ def solve() -> None:
 @click.argument("features_dir", type=click.Path(path_type=Path))
 @click.option("--out", "out", required=True, type=click.Path(file_okay=False, path_type=Path),
               help="Path folder to write (path.npz, metrics.csv, config.json).")
-@click.option("--family", type=click.Choice(["multinomial", "gaussian"]), default="multinomial", show_default=True)
+@click.option("--family", type=click.Choice(["multinomial", "gaussian", "binomial", "multilabel"]), default="multinomial",
+              show_default=True, help="binomial: 0/1 labels, one sigmoid; multilabel: a 0/1 label matrix.")
 @click.option("--l1-ratio", type=float, default=0.99, show_default=True,
               help="L1/L2 mix of the elastic net (glm-saga calls it alpha).")
 @click.option("--n-alphas", type=int, default=100, show_default=True, help="Number of regularization strengths.")
@@ -59,11 +60,15 @@ def solve() -> None:
 @click.option("--device", default=None, help="Where the data and iterates live, e.g. cuda:0 [default: cpu].")
 @click.option("--table-device", default=None, help="Where the SAGA gradient table lives [default: --device].")
 @click.option("--dtype", type=click.Choice(["float32", "float64"]), default=None, help="[default: the features' dtype]")
+@click.option("--grouped", is_flag=True,
+              help="Group penalty: each feature is used by every class or by none (glm-saga's group=True).")
+@click.option("--include-unregularized", is_flag=True, help="Append the alpha=0 fit to the path (glm-saga's do_zero).")
 @click.option("--overwrite", is_flag=True, help="Replace a complete path already in --out.")
 def path_command(features_dir: Path, out: Path, family: str, l1_ratio: float, n_alphas: int, eps: float,
                  method: str, stopping: str, tol: float | None, lookbehind: int, max_epochs: int, batch_size: int,
                  lr: float | None, standardize: bool, val_fraction: float, seed: int, device: str | None,
-                 table_device: str | None, dtype: str | None, overwrite: bool) -> None:
+                 table_device: str | None, dtype: str | None, grouped: bool, include_unregularized: bool,
+                 overwrite: bool) -> None:
     """Fit a regularization path on the features in FEATURES_DIR.
 
     An interrupted fit resumes from --out/checkpoint when run again with the same options.
@@ -74,7 +79,8 @@ def path_command(features_dir: Path, out: Path, family: str, l1_ratio: float, n_
     with user_errors():
         config = PathConfig(family=family, l1_ratio=l1_ratio, n_alphas=n_alphas, eps=eps, method=method,
                             stopping=stopping, tol=tol, lookbehind=lookbehind, max_epochs=max_epochs,
-                            batch_size=batch_size, lr=lr, standardize=standardize, seed=seed, dtype=dtype)
+                            batch_size=batch_size, lr=lr, standardize=standardize, seed=seed, dtype=dtype,
+                            grouped=grouped, include_unregularized=include_unregularized)
         replacing = (out / "path.npz").exists()
         if replacing and not overwrite:
             raise click.ClickException(f"{out} already holds a complete path (path.npz); "
@@ -121,7 +127,7 @@ def _fit(config, data: _Splits, store, *, device=None, table_device=None, checkp
                     max_epochs=config.max_epochs, batch_size=config.batch_size, lr=config.lr,
                     standardize=config.standardize, seed=config.seed, dtype=config.dtype, n_classes=n_classes,
                     classes=classes, device=device, table_device=table_device, checkpoint_dir=checkpoint_dir,
-                    progress=True)
+                    progress=True, grouped=config.grouped, include_unregularized=config.include_unregularized)
 
 
 def _remove_stale(out: Path) -> None:
@@ -136,7 +142,7 @@ def _path_summary(result, out: Path) -> str:
     m = result.metrics
     text = (f"{out}: {len(result)} alphas ({result.alphas[0]:.4g} to {result.alphas[-1]:.4g}), "
             f"nnz {int(m['nnz'].min())} to {int(m['nnz'].max())}")
-    by = "val_accuracy" if result.family == "multinomial" else "val_loss"
+    by = "val_loss" if result.family == "gaussian" else "val_accuracy"
     if m[by].notna().any():
         i = result.best(by)
         text += f", best {by.replace('_', ' ')} {m[by].iloc[i]:.4f} at index {i}"

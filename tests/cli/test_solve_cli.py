@@ -215,3 +215,20 @@ def test_dense_defaults_to_the_models_layer(fitted, tmp_path, analyses_stub):
     dense = DecisionLayer.load(path_dir / "layers" / "dense.npz")
     assert dense.name == "dense" and dense.source == "model final Linear"
     np.testing.assert_array_equal(dense.weight, model.weight)
+
+
+def test_grouped_path_with_the_unregularized_fit(tmp_path, analyses_stub):
+    """Issue 19: --grouped gives layers whose features are used by every class or none; select works unchanged."""
+    from studykit.solver import DecisionLayer
+
+    store = make_store(tmp_path / "features", n_train=150, n_eval=40)
+    ok("solve", "path", store, "--out", tmp_path / "path", "--grouped", "--include-unregularized", "--max-epochs", 100,
+       "--n-alphas", 4, "--eps", "1e-2")
+    metrics = pd.read_csv(tmp_path / "path" / "metrics.csv")
+    assert len(metrics) == 5 and metrics["alpha"].iloc[-1] == 0
+    config = json.loads((tmp_path / "path" / "config.json").read_text())
+    assert config["grouped"] is True and config["solver_method"] == "fista"
+    ok("solve", "select", tmp_path / "path", "--dense", "fit")
+    sparse = DecisionLayer.load(tmp_path / "path" / "layers" / "sparse.npz")
+    used = sparse.weight != 0
+    assert used.any() and (used.any(0) == used.all(0)).all()
