@@ -281,6 +281,9 @@ def _check_compatible(sparse, dense, store) -> None:
 def _write_report(result, out_dir: Path, sparse, dense, X_test, y_test, k: int) -> dict:
     from studykit.solver.analyses import write_report
 
+    if sparse.family != "multinomial":  # issue 19: the top-k table is defined for class scores only
+        X_test = y_test = None
+
     return write_report(result, out_dir, sparse=sparse, dense=dense, X_test=X_test, y_test=y_test, k=k,
                         scale=result.scale)
 
@@ -295,5 +298,7 @@ def _layer_summary(layer, file: Path, X_test, y_test) -> str:
         return text + ", no test split"
     if layer.family == "multinomial":
         return text + f", test accuracy {float(np.mean(layer.predict(X_test) == y_test)):.4f}"
+    if layer.family in ("binomial", "multilabel"):  # issue 19: mean per-label accuracy
+        return text + f", test accuracy {float(np.mean(layer.predict(X_test) == np.asarray(y_test))):.4f}"
     residual = layer.predict(X_test) - np.asarray(y_test, dtype=np.float64).reshape(len(y_test), -1)
     return text + f", test mean squared error {float(np.mean(residual ** 2)):.4g}"

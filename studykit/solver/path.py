@@ -89,7 +89,8 @@ def fit_path(X, y, *, X_val=None, y_val=None, X_test=None, y_test=None, val_frac
         smoothness of minibatch SAGA, halved if the iterates diverge; the paper used 0.1).
     standardize : fit the solver on standardized features (glmnet's default). Constant features
         get scale 1 and a zero coefficient.
-    n_classes, classes : number and names of classes (default: ``max(label) + 1``).
+    n_classes, classes : number and names of classes (default: ``max(label) + 1``); for
+        ``binomial``, two names keep the second (the output is the logit of class 1).
     device, table_device : where the data and iterates live (default: ``X``'s device, or CPU) and
         where the SAGA table lives (default: ``device``). Data that does not fit on the device is
         streamed from ``X`` in row chunks.
@@ -116,6 +117,8 @@ def fit_path(X, y, *, X_val=None, y_val=None, X_test=None, y_test=None, val_frac
         X_val, y_val = X, y
     problem = _Problem.build(config, X, y, train_rows, X_val, y_val, val_rows, X_test, y_test,
                              n_classes, device, table_device, preload)
+    if config.family == "binomial" and classes is not None and len(classes) == 2:
+        classes = tuple(classes)[1:]  # issue 19: the one output is the logit of class 1
     return _run(problem, config, classes, Path(checkpoint_dir) if checkpoint_dir else None, progress, callback)
 
 

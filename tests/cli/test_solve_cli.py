@@ -232,3 +232,25 @@ def test_grouped_path_with_the_unregularized_fit(tmp_path, analyses_stub):
     sparse = DecisionLayer.load(tmp_path / "path" / "layers" / "sparse.npz")
     used = sparse.weight != 0
     assert used.any() and (used.any(0) == used.all(0)).all()
+
+
+def test_binomial_path_and_select(tmp_path, analyses_stub):
+    """Issue 19: --family binomial on a two-class store; the one output is named after class 1."""
+    from studykit.solver import DecisionLayer
+
+    rng = np.random.default_rng(0)
+    store = tmp_path / "features"
+    write_meta(store, {"n_features": 6, "classes": ["neg", "pos"], "model": "synthetic", "layer": "none",
+                       "dataset": "two blobs"})
+    for split, n in (("train", 120), ("val", 40), ("test", 40)):
+        y = rng.integers(0, 2, n)
+        X = rng.normal(size=(n, 6))
+        X[:, 0] += 2.5 * y
+        write_split(store, split, X, y)
+    ok("solve", "path", store, "--out", tmp_path / "path", "--family", "binomial", "--n-alphas", 5, "--eps", "1e-2")
+    run = ok("solve", "select", tmp_path / "path")
+    sparse = DecisionLayer.load(tmp_path / "path" / "layers" / "sparse.npz")
+    assert sparse.family == "binomial" and sparse.weight.shape == (1, 6) and sparse.classes == ("pos",)
+    assert sparse.weight[0, 0] > 0 and run.stdout.count("test accuracy") == 2
+    X_test, y_test = FeatureStore.open(store).split("test")
+    assert np.mean(sparse.predict(X_test) == y_test) > 0.8
