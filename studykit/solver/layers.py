@@ -19,7 +19,8 @@ class DecisionLayer:
     ----------
     weight : ndarray, shape (n_classes, n_features)
     bias : ndarray, shape (n_classes,)
-    family : ``"multinomial"`` (class scores, softmax probabilities) or ``"gaussian"``.
+    family : ``"multinomial"`` (class scores, softmax probabilities), ``"gaussian"``, ``"binomial"``
+        (one row: the logit of class 1) or ``"multilabel"`` (one sigmoid per row).
     name : what the layer is in a study, e.g. ``"sparse"`` or ``"dense"``.
     source : where it came from, e.g. ``"path index 41 (alpha=0.0123, l1_ratio=0.99)"``.
     alpha, l1_ratio : the regularization it was fitted with (NaN when imported from a model).

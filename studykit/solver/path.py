@@ -17,6 +17,11 @@ computed on exactly the rows and the standardization the solver uses,
 ``alpha_max = max_{j,c} |sum_i x_ij (y_ic - mean_c(y))| / (n * max(l1_ratio, 1e-3))``,
 and descends on a log grid to ``eps * alpha_max``; each solution warm-starts the next (and, for
 SAGA, so does the gradient table).
+
+Issue 19 adds: ``grouped=True``, the penalty ``alpha (rho sum_j ||W[:, j]||_2 + (1 - rho)/2 ||W||_F^2)``
+(whole feature columns; ``alpha_max`` from the largest column norm of the null model's gradient);
+``family="multilabel"`` / ``"binomial"`` (binary cross-entropy per output, :mod:`.multilabel`); and
+``include_unregularized=True``, which appends ``alpha = 0`` to the grid (glm-saga's ``do_zero``).
 """
 
 from __future__ import annotations
