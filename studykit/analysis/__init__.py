@@ -11,16 +11,18 @@ The pipeline, each step a module:
   :mod:`~studykit.analysis.misclassification`, :mod:`~studykit.analysis.confusion`: the studies' results;
 - :mod:`~studykit.analysis.report`, :mod:`~studykit.analysis.pipeline`: report folders, end to end;
 - :mod:`~studykit.analysis.simulate`, :mod:`~studykit.analysis.plan`: simulated annotators, study planning;
-- :mod:`~studykit.analysis.batch_csv`: the batch-results CSV writer shared with mturk and preview.
 
-This package imports no other studykit subpackage, torch or boto3.
+The contracts it reads (batch folder, results CSV layout, study registry, MTurk fees) live in
+:mod:`studykit.formats`; this package imports no other studykit subpackage, torch or boto3.
 """
+
+from studykit.formats.batch import Batch, read_batch
+from studykit.formats.studies import STUDIES, StudySchema
 
 from . import confusion, misclassification, simulatability, spurious
 from .aggregate import DawidSkeneResult, confidence_weight, dawid_skene, majority_vote, weighted_majority_vote
 from .agreement import krippendorff_alpha
 from .annotations import Annotations, load_annotations, pseudonymize, to_annotations
-from .batch import Batch, read_batch
 from .load import RawResults, parse_approval_rates, parse_rewards, parse_times, read_results_csv
 from .pipeline import Analysis, analyze, write_analysis
 from .plan import PlanConfig, plan_study, study_cost
@@ -28,7 +30,6 @@ from .qc import QCConfig, QCReport, QCResult, apply_qc
 from .report import Section, Table, markdown_table, write_report
 from .simulate import AnnotatorModel, simulate_annotations, simulated_annotations, write_simulated_results
 from .stats import compare_proportions, mcnemar_test, proportions, wilson_interval
-from .studies import STUDIES, StudySchema
 from .summaries import EstimateSettings
 
 __all__ = [

@@ -13,7 +13,7 @@ the table has one row per assignment x question. Its columns:
 ``work_time``   ``WorkTimeInSeconds`` as float seconds (NaN when unreadable)
 ``reward``      ``Reward`` in US dollars (NaN when unreadable)
 ``line``        the line of the file the row starts on
-answer fields   one column per answer of the study (:mod:`studykit.analysis.studies`), as text with
+answer fields   one column per answer of the study (:mod:`studykit.formats.studies`), as text with
                 options spelled canonically (``""`` = not answered); checkbox answers joined with ``|``
 ``confidence``  the Likert confidence 0-3 as float (NaN = not answered)
 key columns     the answer key's columns (``layer``, ``correct_choice``, ...), joined by task id
@@ -35,8 +35,9 @@ from typing import Callable, Mapping
 import numpy as np
 import pandas as pd
 
+from studykit.formats.studies import AnswerField, StudySchema, default_answers, study_schema
+
 from .load import LINE, RawResults, parse_rewards, parse_times, problems_frame, read_results_csv
-from .studies import AnswerField, StudySchema, default_answers, study_schema
 
 __all__ = ["Annotations", "load_annotations", "to_annotations", "pseudonymize", "BASE_COLUMNS"]
 

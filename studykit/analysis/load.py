@@ -1,7 +1,7 @@
 """Reading MTurk batch-results CSVs as they really come (``shared/reference/mturk.md`` section 3).
 
 :func:`read_results_csv` reads a file downloaded from the Requester website, or written by studykit's
-fetch, preview or simulator (:mod:`studykit.analysis.batch_csv`), into a table of text cells and the
+fetch, preview or simulator (:mod:`studykit.formats.results_csv`), into a table of text cells and the
 list of rows it could not read. It tolerates:
 
 - a UTF-8 byte-order mark, CRLF or LF line endings, every cell quoted, quoted newlines in free text;

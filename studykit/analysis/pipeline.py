@@ -12,13 +12,14 @@ import os
 from pathlib import Path
 from typing import Mapping
 
+from studykit.formats.batch import read_batch, read_table
+from studykit.formats.studies import study_schema
+
 from . import confusion as confusion_study
 from . import misclassification, simulatability, spurious
 from .annotations import Annotations, load_annotations
-from .batch import read_batch, read_table
 from .qc import QCConfig, QCReport, apply_qc
 from .report import Section, write_report
-from .studies import study_schema
 from .summaries import EstimateSettings
 
 __all__ = ["Analysis", "analyze", "write_analysis", "STUDY_RESULTS"]

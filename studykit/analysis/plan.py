@@ -1,7 +1,8 @@
 """Planning a study before paying for it: cost, interval width and power as tasks and assignments vary.
 
-Cost (what the Requester website charges): ``reward x assignments x HITs`` plus MTurk's commission,
-20 % of the rewards, or 40 % for HITs with 10 or more assignments.
+Cost (what the Requester website charges): ``reward x assignments x HITs`` plus MTurk's fee, with the
+rules of :mod:`studykit.formats.fees` (20 % of each reward, 40 % for HITs with 10 or more assignments,
+at least $0.01 per assignment), the very estimate ``studykit mturk post`` quotes.
 
 Interval width and power, for the study's comparison (simulatability and spurious: sparse vs dense;
 misclassification: f_p against the control f_r), by simulation and formula:
@@ -24,35 +25,38 @@ misclassification: f_p against the control f_r), by simulation and formula:
 from __future__ import annotations
 
 import dataclasses
+from decimal import Decimal
+
 import numpy as np
 import pandas as pd
 from scipy import stats
+
+from studykit.formats.fees import batch_cost, fee_rate
+from studykit.formats.hit import parse_reward
+from studykit.formats.studies import STUDIES, study_schema
 
 from .pipeline import STUDY_RESULTS
 from .qc import QCConfig, apply_qc
 from .simulate import AnnotatorModel, simulated_annotations
 from .stats import wilson_interval, z_critical
-from .studies import study_schema
 
 __all__ = ["PlanConfig", "plan_study", "format_plan", "study_cost", "mturk_fee_rate", "synthetic_answer_key",
            "PAPER_REWARD"]
 
-#: The paper's reward per assignment (US dollars) for each study.
-PAPER_REWARD = {"simulatability": 0.04, "spurious": 0.07, "misclassification": 0.03}
-#: MTurk's commission on rewards, and for HITs with at least ``LARGE_HIT_ASSIGNMENTS`` assignments.
-MTURK_FEE, MTURK_FEE_LARGE, LARGE_HIT_ASSIGNMENTS = 0.20, 0.40, 10
+#: The paper's reward per assignment (US dollars) for each study, from the study registry.
+PAPER_REWARD = {name: float(entry.reward) for name, entry in STUDIES.items()}
 
 
 def mturk_fee_rate(assignments: int) -> float:
-    """MTurk's commission: 20 % of the reward, 40 % for HITs with 10 or more assignments."""
-    return MTURK_FEE_LARGE if assignments >= LARGE_HIT_ASSIGNMENTS else MTURK_FEE
+    """MTurk's fee rate (:func:`studykit.formats.fees.fee_rate`): 0.20, or 0.40 from 10 assignments per HIT."""
+    return float(fee_rate(assignments))
 
 
-def study_cost(reward: float, assignments: int, n_hits: int) -> dict[str, float]:
-    """``rewards`` (reward x assignments x HITs), ``fees`` (the commission on them) and ``total`` in US dollars."""
-    rewards = float(reward) * assignments * n_hits
-    fees = rewards * mturk_fee_rate(assignments)
-    return {"rewards": rewards, "fees": fees, "total": rewards + fees}
+def study_cost(reward: float | str | Decimal, assignments: int, n_hits: int) -> dict[str, float]:
+    """``rewards`` (reward x assignments x HITs), ``fees`` (MTurk's fee on them, at least $0.01 per
+    assignment) and ``total`` in US dollars: :func:`studykit.formats.fees.batch_cost`, as floats."""
+    estimate = batch_cost(Decimal(parse_reward(reward)), assignments, n_hits)
+    return {"rewards": float(estimate.total_reward), "fees": float(estimate.total_fee), "total": float(estimate.total)}
 
 
 @dataclasses.dataclass(frozen=True)
@@ -67,7 +71,7 @@ class PlanConfig:
     assignments : tuple of int
         Assignments per task to consider.
     reward : float
-        US dollars per assignment.
+        US dollars per assignment (at least 0.01, at most two decimals, as MTurk requires).
     confidence : float
         Interval coverage.
     significance : float
@@ -92,8 +96,11 @@ class PlanConfig:
             values = getattr(self, name)
             if not values or any(int(v) != v or v < 1 for v in values):
                 raise ValueError(f"{name} must be positive integers, got {values!r}")
-        if not self.reward >= 0:
-            raise ValueError(f"reward must be >= 0, got {self.reward!r}")
+        try:
+            parse_reward(self.reward)
+        except ValueError:
+            raise ValueError(f"reward must be US dollars with at most two decimals, at least 0.01 (MTurk's "
+                             f"minimum), got {self.reward!r}") from None
         for name in ("confidence", "significance"):
             if not 0.0 < getattr(self, name) < 1.0:
                 raise ValueError(f"{name} must be in (0, 1), got {getattr(self, name)!r}")

@@ -29,9 +29,10 @@ from typing import Callable
 import numpy as np
 import pandas as pd
 
+from studykit.formats.studies import StudySchema, study_schema
+
 from .annotations import Annotations
 from .load import LINE
-from .studies import StudySchema, study_schema
 
 __all__ = ["QCConfig", "QCReport", "QCResult", "apply_qc", "RULES"]
 

@@ -24,7 +24,7 @@ The annotator model (:class:`AnnotatorModel`), per assignment:
 
 :func:`simulate_annotations` draws answers for an answer key in canonical form (also used by
 :mod:`studykit.analysis.plan`); :func:`write_simulated_results` writes them for a batch folder in the
-batch-results CSV layout (:func:`studykit.analysis.batch_csv.append_results`), like a download from
+batch-results CSV layout (:func:`studykit.formats.results_csv.append_results`), like a download from
 the Requester website. Everything is seeded.
 """
 
@@ -40,26 +40,25 @@ from typing import Mapping
 import numpy as np
 import pandas as pd
 
+from studykit.formats.batch import Batch, read_batch
+from studykit.formats.results_csv import append_results, format_approval_rate, format_reward, format_time
+from studykit.formats.studies import STUDIES, StudySchema, study_schema
+
 from .annotations import Annotations
-from .batch import Batch, read_batch
-from .batch_csv import append_results, format_approval_rate, format_reward, format_time
 from .load import LINE, problems_frame
-from .studies import StudySchema, study_schema
 
 __all__ = ["AnnotatorModel", "DEFAULT_ACCURACY", "DESCRIPTIONS", "simulate_annotations", "simulated_annotations",
            "simulated_rows",
            "write_simulated_results", "conditions"]
 
-#: Default honest-annotator accuracies per study (assumptions for planning, not the paper's results).
-DEFAULT_ACCURACY: Mapping[str, Mapping[str, float]] = {
-    "simulatability": {"dense": 0.36, "sparse": 0.55},
-    "spurious": {"dense": 0.5, "sparse": 0.65},
-    "misclassification": {"fp": 0.6, "fl": 0.7, "fr": 0.2},
-}
+#: Default honest-annotator accuracies per study (assumptions for planning, not the paper's results),
+#: from the study registry (:attr:`studykit.formats.studies.StudySchema.simulated_accuracy`).
+DEFAULT_ACCURACY: Mapping[str, Mapping[str, float]] = {name: entry.simulated_accuracy
+                                                       for name, entry in STUDIES.items()}
 #: Latent pattern descriptions of simulated spurious-correlation tasks.
 DESCRIPTIONS = ("red color", "water", "stripes", "grass", "blue sky", "wheels", "fur texture", "metal",
                 "round shape", "text", "snow", "wooden surface")
-_PARTS = ("object", "surroundings", "both", "unsure")
+_PARTS = STUDIES["spurious"].field("part_a").options
 _START = datetime(2024, 1, 8, 17, 0, tzinfo=timezone.utc)
 
 

@@ -11,11 +11,11 @@ from pathlib import Path
 
 import click
 
+from studykit.formats.studies import STUDY_NAMES as STUDIES
+
 from .common import user_errors
 
 log = logging.getLogger(__name__)
-
-STUDIES = ("simulatability", "spurious", "misclassification")
 
 
 def _pairs(values: tuple[str, ...], option: str, convert=str) -> dict:

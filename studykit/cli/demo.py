@@ -18,12 +18,13 @@ from pathlib import Path
 
 import click
 
+from studykit.formats.studies import STUDY_NAMES as STUDIES
+
 from .analysis import analyze, simulate
 from .common import user_errors
 from .solve import path_command, select_command
 from .tasks import build
 
-STUDIES = ("simulatability", "spurious", "misclassification")
 MODELS = ("standard", "robust")
 #: The model whose layers the studies show (the paper's studies use robust models: their features
 #: can be visualized by plain gradient ascent).
@@ -196,8 +197,8 @@ def _mturk_local(ctx, out: Path, **_) -> None:
 def submit_simulated_work(server, batch: Path) -> int:
     """Simulated workers (the analysis' annotator model, seed 0) submit every assignment of the HITs
     that ``batch`` has on the local MTurk server ``server``; returns the number submitted."""
-    from studykit.analysis.batch import read_batch
     from studykit.analysis.simulate import AnnotatorModel, simulated_rows
+    from studykit.formats.batch import read_batch
     from studykit.mturk.ledger import Ledger
 
     with Ledger(batch, server.endpoint_url) as ledger:

@@ -26,6 +26,8 @@ from pathlib import Path
 
 import numpy as np
 
+from studykit import _io
+
 from .arrays import ImageArrays
 
 logger = logging.getLogger(__name__)
@@ -121,11 +123,10 @@ def _download(image_name: str, label_name: str, timeout: float = 10.0) -> Path |
             target = folder / f"{name}.gz"
             if target.is_file():
                 continue
-            tmp = target.with_suffix(".gz.part")
-            with urllib.request.urlopen(CANONICAL_URL + f"{name}.gz", timeout=timeout) as response:
-                tmp.write_bytes(response.read())
-            _read_idx(tmp, ndim=3 if "images" in name else 1)   # refuse a truncated or wrong file
-            tmp.replace(target)
+            with _io.atomic_path(target, suffix=".gz") as tmp:
+                with urllib.request.urlopen(CANONICAL_URL + f"{name}.gz", timeout=timeout) as response:
+                    tmp.write_bytes(response.read())
+                _read_idx(tmp, ndim=3 if "images" in name else 1)   # refuse a truncated or wrong file
             logger.info("downloaded %s", target)
     except (OSError, ValueError) as exc:
         logger.info("could not download Fashion-MNIST from %s: %s", CANONICAL_URL, exc)

@@ -1,106 +1,18 @@
-"""What a batch costs: rewards plus MTurk's fee, and the account balance to pay it from.
+"""What a batch costs, and the account balance to pay it from.
 
-MTurk's fee is 20% of each reward and bonus, 40% for HITs with 10 or more assignments, 5% more
-when the HITs require the Masters qualification, and at least $0.01 per assignment or bonus. The fee
-is computed per assignment and rounded up to the cent, so the estimate errs on the high side. All
-amounts are exact :class:`~decimal.Decimal` dollars.
+The fee rules live in :mod:`studykit.formats.fees` (shared with ``studykit plan``); this module adds
+the one thing that needs the API: the requester account's balance.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from decimal import ROUND_UP, Decimal
+from decimal import Decimal
 
-from .batch import HITSpec
+from studykit.formats.fees import (HIGH_FEE_ASSIGNMENTS, CostEstimate, bonus_cost, estimate_cost, fee,
+                                   fee_rate)
 
-__all__ = ["CostEstimate", "fee_rate", "fee", "estimate_cost", "bonus_cost", "account_balance"]
-
-BASE_FEE_RATE = Decimal("0.20")
-HIGH_FEE_EXTRA = Decimal("0.20")
-MASTERS_FEE_EXTRA = Decimal("0.05")
-MINIMUM_FEE = Decimal("0.01")
-HIGH_FEE_ASSIGNMENTS = 10
-CENT = Decimal("0.01")
-
-
-def fee_rate(max_assignments: int, *, masters: bool = False) -> Decimal:
-    """MTurk's fee as a fraction of the reward: 0.20, or 0.40 from 10 assignments per HIT (+0.05 Masters)."""
-    rate = BASE_FEE_RATE + (HIGH_FEE_EXTRA if max_assignments >= HIGH_FEE_ASSIGNMENTS else 0)
-    return rate + (MASTERS_FEE_EXTRA if masters else 0)
-
-
-def fee(amount: Decimal, rate: Decimal) -> Decimal:
-    """The fee on one payment (an assignment's reward or a bonus): ``amount * rate`` rounded up to
-    the cent, at least $0.01."""
-    return max(MINIMUM_FEE, (Decimal(amount) * rate).quantize(CENT, rounding=ROUND_UP))
-
-
-@dataclass(frozen=True)
-class CostEstimate:
-    """The cost of posting a batch, if every assignment is approved.
-
-    Attributes
-    ----------
-    n_hits, max_assignments : int
-    reward : Decimal
-        Per assignment.
-    fee_rate : Decimal
-    fee_per_assignment : Decimal
-    """
-
-    n_hits: int
-    max_assignments: int
-    reward: Decimal
-    fee_rate: Decimal
-    fee_per_assignment: Decimal
-
-    @property
-    def n_assignments(self) -> int:
-        return self.n_hits * self.max_assignments
-
-    @property
-    def total_reward(self) -> Decimal:
-        """Rewards paid to workers: reward x assignments x HITs."""
-        return self.reward * self.n_assignments
-
-    @property
-    def total_fee(self) -> Decimal:
-        return self.fee_per_assignment * self.n_assignments
-
-    @property
-    def total(self) -> Decimal:
-        return self.total_reward + self.total_fee
-
-    def describe(self) -> str:
-        """The estimate as a few human-readable lines."""
-        return (f"{self.n_hits} HITs x {self.max_assignments} assignments x ${self.reward} reward = "
-                f"${self.total_reward:.2f}\n"
-                f"MTurk fee {self.fee_rate:.0%} (${self.fee_per_assignment} per assignment) = ${self.total_fee:.2f}\n"
-                f"total, if every assignment is approved: ${self.total:.2f}")
-
-
-def estimate_cost(hit: HITSpec, n_hits: int, *, masters: bool = False) -> CostEstimate:
-    """The cost of ``n_hits`` HITs of type ``hit``.
-
-    Parameters
-    ----------
-    hit : HITSpec
-    n_hits : int
-    masters : bool
-        Whether the HITs require the Masters qualification (5% more fee).
-
-    Returns
-    -------
-    CostEstimate
-    """
-    rate = fee_rate(hit.max_assignments, masters=masters)
-    return CostEstimate(n_hits=n_hits, max_assignments=hit.max_assignments, reward=hit.reward_amount,
-                        fee_rate=rate, fee_per_assignment=fee(hit.reward_amount, rate))
-
-
-def bonus_cost(amount: Decimal) -> Decimal:
-    """What one bonus of ``amount`` costs: the bonus plus MTurk's 20% fee (at least $0.01)."""
-    return Decimal(amount) + fee(Decimal(amount), BASE_FEE_RATE)
+__all__ = ["CostEstimate", "fee_rate", "fee", "estimate_cost", "bonus_cost", "account_balance",
+           "HIGH_FEE_ASSIGNMENTS"]
 
 
 def account_balance(client) -> Decimal:

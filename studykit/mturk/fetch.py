@@ -26,10 +26,11 @@ from pathlib import Path
 
 from tqdm.auto import tqdm
 
-from studykit.analysis.batch_csv import append_results, format_reward, format_time, results_columns
+from studykit._io import write_text as atomic_write_text
+from studykit.formats.results_csv import append_results, format_reward, format_time, results_columns
 
 from .answers import parse_answers
-from .batch import Batch, atomic_write_text
+from .batch import Batch
 from .client import Environment
 from .ledger import AssignmentRecord, Ledger
 from .reconcile import list_batch_hits

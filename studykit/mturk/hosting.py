@@ -29,7 +29,10 @@ import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from .batch import ASSETS_DIR, HITS_DIR, Batch, atomic_write_text, write_manifest
+from studykit._io import write_text as atomic_write_text
+from studykit.formats.batch import ASSETS_DIR, HITS_DIR, write_manifest
+
+from .batch import Batch
 
 __all__ = ["AssetHosting", "HostingReport", "content_name", "host_assets"]
 

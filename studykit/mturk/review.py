@@ -19,8 +19,9 @@ from typing import Callable, Iterable
 from botocore.exceptions import ClientError
 from tqdm.auto import tqdm
 
+from studykit.formats.hit import REWARD_PATTERN
+
 from .answers import parse_answers
-from .batch import REWARD_PATTERN
 from .client import describe_error
 from .ledger import AssignmentRecord, Ledger
 

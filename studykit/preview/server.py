@@ -10,7 +10,7 @@ Routes (all on 127.0.0.1):
 - ``/hits/<task_id>.html`` and ``/assets/<name>.png``: the batch's files;
 - ``POST /mturk/externalSubmit``: where the page's form posts (``turkSubmitTo`` is this server); each
   submission of an accepted assignment becomes a row of ``BATCH/preview_results.csv`` in the Requester
-  website's batch-results layout (:func:`studykit.analysis.batch_csv.append_results`), checkbox
+  website's batch-results layout (:func:`studykit.formats.results_csv.append_results`), checkbox
   answers joined with ``|``, so ``studykit analyze`` reads pilots like MTurk's results.
 """
 
@@ -28,9 +28,9 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from urllib.parse import parse_qs, urlencode, urlsplit
 
-from studykit.analysis.batch import read_batch
-from studykit.analysis.batch_csv import append_results, format_approval_rate, format_reward, format_time
-from studykit.analysis.load import read_results_csv
+from studykit.formats.batch import read_batch
+from studykit.formats.results_csv import (append_results, format_approval_rate, format_reward, format_time,
+                                          read_rows)
 from studykit.tasks.render import environment
 
 __all__ = ["PreviewServer", "RESULTS_FILE", "PREVIEW_ASSIGNMENT"]
@@ -150,7 +150,7 @@ class PreviewServer(ThreadingHTTPServer):
         """Rows of ``preview_results.csv`` so far."""
         if not self.results_path.is_file():
             return 0
-        return len(read_results_csv(self.results_path).frame)
+        return len(read_rows(self.results_path)[1])
 
 
 class _Handler(BaseHTTPRequestHandler):

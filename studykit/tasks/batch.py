@@ -24,7 +24,8 @@ from typing import Callable, Mapping
 import numpy as np
 
 from studykit import __version__
-from studykit.analysis.studies import STUDIES as SCHEMAS
+from studykit.formats.batch import ANSWER_KEY_CSV, HITS_DIR, TASKS_CSV, read_manifest, write_manifest
+from studykit.formats.studies import study_schema
 
 from .assets import ASSETS_DIR, AssetWriter, FeatureImages, TaskImages, as_feature_images
 from .data import StudyData, layer_paths, load_study_data
@@ -40,7 +41,6 @@ __all__ = ["FORMAT", "build_batch", "write_batch", "batch_id", "answer_fields", 
 log = logging.getLogger(__name__)
 
 FORMAT = "studykit-batch/1"
-_PREFIX = {"simulatability": "sim", "spurious": "spu", "misclassification": "mis"}
 BUILDERS: Mapping[str, Callable[..., tuple[list[PageTask], Counts]]] = {
     "simulatability": build_simulatability,
     "spurious": build_spurious,
@@ -49,14 +49,14 @@ BUILDERS: Mapping[str, Callable[..., tuple[list[PageTask], Counts]]] = {
 
 
 def batch_id(spec: TaskSpec) -> str:
-    """``<sim|spu|mis>-<12 hex digits>`` derived from the whole spec (seed included)."""
+    """``<prefix>-<12 hex digits>`` (prefix from the study registry: sim, spu, mis) derived from the whole spec (seed included)."""
     digest = hashlib.sha256(json.dumps(spec.to_dict(), sort_keys=True).encode()).hexdigest()
-    return f"{_PREFIX[spec.study]}-{digest[:12]}"
+    return f"{study_schema(spec.study).batch_prefix}-{digest[:12]}"
 
 
 def answer_fields(study: str) -> dict[str, str]:
     """The manifest's ``answers``: ``Answer.<name>`` -> canonical name, for every field the pages post."""
-    names = [field.name for field in SCHEMAS[study].answers] + ["task_id"]
+    names = [field.name for field in study_schema(study).answers] + ["task_id"]
     return {f"Answer.{name}": name for name in names}
 
 
@@ -114,8 +114,8 @@ def write_batch(spec: TaskSpec, data: StudyData, directory: Path, *, feature_ima
     width = max(5, len(str(len(pages) - 1)))
     task_ids = [f"t{i:0{width}d}" for i in range(len(pages))]
     columns = ["task_id", *pages[0].variables]
-    _write_csv(directory / "tasks.csv", columns, [{"task_id": t, **p.variables} for t, p in zip(task_ids, pages)])
-    _write_csv(directory / "answer_key.csv", ["task_id", *pages[0].key],
+    _write_csv(directory / TASKS_CSV, columns, [{"task_id": t, **p.variables} for t, p in zip(task_ids, pages)])
+    _write_csv(directory / ANSWER_KEY_CSV, ["task_id", *pages[0].key],
                [{"task_id": t, **p.key} for t, p in zip(task_ids, pages)])
     _write_pages(spec, directory, task_ids, pages)
     _write_requester_ui(spec, directory, columns, task_ids, pages)
@@ -126,14 +126,14 @@ def write_batch(spec: TaskSpec, data: StudyData, directory: Path, *, feature_ima
         "counts": counts.to_dict(), "hit": dataclasses.asdict(spec.hit), "n_hits": len(pages),
         "answers": answer_fields(spec.study), "asset_base_url": None,
     }
-    _write_text(directory / "manifest.json", json.dumps(manifest, indent=2) + "\n")
+    write_manifest(directory, manifest)
     log.info("batch %s: %d HITs, %d images", manifest["batch_id"], len(pages), len(images.writer.names))
 
 
 def _write_pages(spec: TaskSpec, directory: Path, task_ids: list[str], pages: list[PageTask]) -> None:
     """``hits/<task_id>.html`` (images from ``../assets/``, so the file opens as is in a browser) and
     ``hits/<task_id>.xml`` (images from ``assets/``, which ``studykit mturk host`` points at hosted URLs)."""
-    hits = directory / "hits"
+    hits = directory / HITS_DIR
     hits.mkdir()
     for task_id, page in zip(task_ids, pages):
         common = {"task_id": task_id, "title": spec.hit.title, "consent": spec.page.consent_text}
@@ -177,10 +177,7 @@ def _write_text(path: Path, text: str) -> None:
 def describe_batch(directory: str | os.PathLike) -> str:
     """A few lines on a batch folder: study, id, HITs, what was requested and built, and why fewer."""
     directory = Path(directory)
-    path = directory / "manifest.json"
-    if not path.is_file():
-        raise FileNotFoundError(f"{path}: missing (is {directory} a batch folder?)")
-    manifest = json.loads(path.read_text(encoding="utf-8"))
+    manifest = read_manifest(directory)
     counts = manifest.get("counts", {})
     lines = [f"{directory}: {manifest.get('study')} batch {manifest.get('batch_id')}, "
              f"{manifest.get('n_hits')} HITs, seed {manifest.get('seed')}"]

@@ -28,42 +28,22 @@ Relative paths are read relative to the spec file's folder. Every class validate
 from __future__ import annotations
 
 import dataclasses
-import math
-import re
 import tomllib
-from decimal import Decimal, InvalidOperation
 from pathlib import Path
 from typing import Any, Mapping
+
+from studykit.formats._checks import check as _check
+from studykit.formats._checks import is_int as _is_int
+from studykit.formats.hit import HITSettings
+from studykit.formats.sampling import MisclassificationSampling, SimulatabilitySampling, SpuriousSampling
+from studykit.formats.studies import STUDIES as _REGISTRY
+from studykit.formats.studies import STUDY_NAMES as STUDIES
 
 __all__ = ["STUDIES", "Inputs", "HITSettings", "PageSettings", "SimulatabilitySampling", "SpuriousSampling",
            "MisclassificationSampling", "TaskSpec", "load_spec"]
 
-#: The three studies of the paper, in the order of the appendix.
-STUDIES = ("simulatability", "spurious", "misclassification")
 SPLITS = ("train", "val", "test")
 COEFFICIENT_SCALES = ("standardized", "raw")
-_LAYER_NAME = re.compile(r"^[A-Za-z0-9_-]+$")
-_REWARD = re.compile(r"^\d+\.\d{2}$")
-
-
-def _check(condition: bool, name: str, value: Any, expected: str) -> None:
-    if not condition:
-        raise ValueError(f"{name}={value!r} is invalid: expected {expected}")
-
-
-def _is_int(value: Any, low: int = 0) -> bool:
-    return isinstance(value, int) and not isinstance(value, bool) and value >= low
-
-
-def _is_fraction(value: Any) -> bool:
-    return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value) \
-        and 0.0 <= value < 1.0
-
-
-def _check_layers(name: str, layers: tuple[str, ...]) -> None:
-    _check(len(layers) >= 1 and len(set(layers)) == len(layers)
-           and all(isinstance(n, str) and _LAYER_NAME.match(n) for n in layers),
-           name, layers, "distinct layer names made of letters, digits, '_' and '-' (files layers/<name>.npz)")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -113,71 +93,6 @@ class Inputs:
                                    feature_images=resolve(self.feature_images))
 
 
-_HIT_DEFAULTS = {
-    "simulatability": ("Which image matches the patterns best?",
-                       "Look at a few patterns an AI uses and pick the image that matches them best.", "0.04"),
-    "spurious": ("Do you see a common pattern in these images?",
-                 "Look at six images of two kinds of objects and describe the pattern they share, if any.", "0.07"),
-    "misclassification": ("Identify the patterns that match the given image",
-                          "Look at an image and two patterns and say which patterns match the image.", "0.03"),
-}
-
-
-@dataclasses.dataclass(frozen=True)
-class HITSettings:
-    """The HIT type and per-HIT settings (the manifest's ``hit`` block); defaults from :meth:`for_study`.
-
-    Parameters
-    ----------
-    title, description, keywords : str
-        Shown to workers (at most 128, 2,000 and 1,000 characters).
-    reward : str
-        US dollars per assignment with two decimals, like ``"0.04"`` (a number such as ``0.04`` is accepted).
-    max_assignments : int
-        Distinct workers per HIT (the paper: 5).
-    assignment_duration_seconds, lifetime_seconds, auto_approval_delay_seconds : int
-        Time for one assignment, time the HIT stays listed, time until MTurk approves on its own.
-    """
-
-    title: str
-    description: str
-    reward: str
-    keywords: str = "images, survey"
-    max_assignments: int = 5
-    assignment_duration_seconds: int = 1800
-    lifetime_seconds: int = 604800
-    auto_approval_delay_seconds: int = 259200
-
-    def __post_init__(self):
-        for name, limit in (("title", 128), ("description", 2000), ("keywords", 1000)):
-            value = getattr(self, name)
-            _check(isinstance(value, str) and (bool(value.strip()) or name == "keywords") and len(value) <= limit,
-                   f"hit.{name}", value, f"a non-empty text of at most {limit} characters")
-        object.__setattr__(self, "reward", _reward(self.reward))
-        _check(_is_int(self.max_assignments, 1), "hit.max_assignments", self.max_assignments, "an integer >= 1")
-        for name, low in (("assignment_duration_seconds", 30), ("lifetime_seconds", 30),
-                          ("auto_approval_delay_seconds", 0)):
-            _check(_is_int(getattr(self, name), low), f"hit.{name}", getattr(self, name), f"an integer >= {low}")
-
-    @classmethod
-    def for_study(cls, study: str, **changes) -> "HITSettings":
-        """The paper's settings of ``study`` (title, description, reward) with ``changes`` applied."""
-        title, description, reward = _HIT_DEFAULTS[study]
-        return cls(**{"title": title, "description": description, "reward": reward, **changes})
-
-
-def _reward(value: Any) -> str:
-    """``0.04``, ``"0.04"`` -> ``"0.04"``; anything else with more than two decimals or below $0.01 raises."""
-    try:
-        amount = Decimal(str(value)) if isinstance(value, (str, int, float)) and not isinstance(value, bool) else None
-    except InvalidOperation:
-        amount = None
-    text = None if amount is None or not amount.is_finite() else f"{amount:.2f}"
-    _check(text is not None and Decimal(text) == amount and Decimal(text) >= Decimal("0.01") and _REWARD.match(text),
-           "hit.reward", value, 'US dollars with at most two decimals, at least 0.01 (like "0.04")')
-    return text
-
-
 @dataclasses.dataclass(frozen=True)
 class PageSettings:
     """What every page shows besides the task.
@@ -221,109 +136,8 @@ class PageSettings:
                 "of age and agree to complete this HIT voluntarily.")
 
 
-@dataclasses.dataclass(frozen=True)
-class SimulatabilitySampling:
-    """Sampling of the simulatability study (appendix D.4).
-
-    Parameters
-    ----------
-    n_classes : int
-        Target classes drawn at random (all when the layers have fewer eligible classes).
-    tasks_per_class : int
-        Tasks per (target class, layer).
-    n_features : int
-        Features shown per task, drawn among those with weight > ``weight_threshold`` x the class's
-        largest weight; a class with fewer such features in some layer is left out.
-    weight_threshold : float
-        The 5% rule, as a fraction in [0, 1).
-    bands : tuple of 3 (low, high) pairs
-        Percentile bands of the target-class probability over the split; one image is drawn from each.
-    layers : tuple of str
-        Decision layers compared (files ``layers/<name>.npz`` of the path folder).
-    """
-
-    n_classes: int = 100
-    tasks_per_class: int = 10
-    n_features: int = 5
-    weight_threshold: float = 0.05
-    bands: tuple[tuple[float, float], ...] = ((90.0, 95.0), (98.0, 99.0), (99.99, 100.0))
-    layers: tuple[str, ...] = ("dense", "sparse")
-
-    def __post_init__(self):
-        for name in ("n_classes", "tasks_per_class", "n_features"):
-            _check(_is_int(getattr(self, name), 1), f"sampling.{name}", getattr(self, name), "an integer >= 1")
-        _check(_is_fraction(self.weight_threshold), "sampling.weight_threshold", self.weight_threshold, "in [0, 1)")
-        bands = tuple(tuple(float(v) for v in band) for band in self.bands)
-        ok = len(bands) == 3 and all(len(b) == 2 and 0.0 <= b[0] < b[1] <= 100.0 for b in bands) \
-            and all(a[1] <= b[0] for a, b in zip(sorted(bands), sorted(bands)[1:]))
-        _check(ok, "sampling.bands", self.bands,
-               "three non-overlapping (low, high) percentile pairs with 0 <= low < high <= 100 (options A, B, C)")
-        object.__setattr__(self, "bands", bands)
-        _check_layers("sampling.layers", self.layers)
-
-
-@dataclasses.dataclass(frozen=True)
-class SpuriousSampling:
-    """Sampling of the spurious-correlation study (appendix E.2.1).
-
-    Parameters
-    ----------
-    n_pairs : int
-        Class pairs drawn per layer among those sharing a feature with weight > ``weight_threshold`` x
-        the largest weight in both classes (all when fewer).
-    n_images : int
-        Images shown per class: those of the class that activate the shared feature most.
-    weight_threshold : float
-        The 5% rule, as a fraction in [0, 1).
-    layers : tuple of str
-        Decision layers studied (files ``layers/<name>.npz`` of the path folder).
-    """
-
-    n_pairs: int = 1000
-    n_images: int = 3
-    weight_threshold: float = 0.05
-    layers: tuple[str, ...] = ("dense", "sparse")
-
-    def __post_init__(self):
-        for name in ("n_pairs", "n_images"):
-            _check(_is_int(getattr(self, name), 1), f"sampling.{name}", getattr(self, name), "an integer >= 1")
-        _check(_is_fraction(self.weight_threshold), "sampling.weight_threshold", self.weight_threshold, "in [0, 1)")
-        _check_layers("sampling.layers", self.layers)
-
-
-@dataclasses.dataclass(frozen=True)
-class MisclassificationSampling:
-    """Sampling of the misclassification study (appendix G.1).
-
-    Parameters
-    ----------
-    n_tasks : int
-        Misclassified inputs drawn among those whose prediction flips to the true class when the
-        feature f_p is zeroed (all when fewer).
-    fp_probability : float
-        Probability that a task shows (f_l, f_p); otherwise (f_l, f_r) with a random feature f_r.
-    layer : str
-        The decision layer (file ``layers/<layer>.npz`` of the path folder).
-    """
-
-    n_tasks: int = 1330
-    fp_probability: float = 0.5
-    layer: str = "sparse"
-
-    def __post_init__(self):
-        _check(_is_int(self.n_tasks, 1), "sampling.n_tasks", self.n_tasks, "an integer >= 1")
-        _check(isinstance(self.fp_probability, (int, float)) and not isinstance(self.fp_probability, bool)
-               and 0.0 <= self.fp_probability <= 1.0, "sampling.fp_probability", self.fp_probability, "in [0, 1]")
-        _check_layers("sampling.layer", (self.layer,))
-
-    @property
-    def layers(self) -> tuple[str, ...]:
-        """The layers the study needs (one)."""
-        return (self.layer,)
-
-
-SAMPLING = {"simulatability": SimulatabilitySampling, "spurious": SpuriousSampling,
-            "misclassification": MisclassificationSampling}
+#: Study name -> its sampling settings class (from the study registry).
+SAMPLING = {name: entry.sampling for name, entry in _REGISTRY.items()}
 
 
 @dataclasses.dataclass(frozen=True)

@@ -7,7 +7,7 @@ import pytest
 from studykit.analysis import QCConfig, apply_qc, load_annotations, pseudonymize
 from studykit.analysis.annotations import Annotations
 from studykit.analysis.load import problems_frame
-from studykit.analysis.studies import STUDIES
+from studykit.formats.studies import STUDIES
 
 
 def results_csv(path, rows, answers=("choice", "confidence"), task_column="Input.task_id"):

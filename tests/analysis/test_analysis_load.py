@@ -3,7 +3,7 @@
 import pandas as pd
 import pytest
 
-from studykit.analysis.batch_csv import append_results
+from studykit.formats.results_csv import append_results
 from studykit.analysis.load import parse_approval_rates, parse_rewards, parse_times, read_results_csv
 
 HEADER = ["HITId", "HITTypeId", "Title", "Reward", "CreationTime", "AssignmentId", "WorkerId", "AssignmentStatus",
@@ -110,7 +110,7 @@ def test_rewards_and_approval_rates():
 
 
 def test_reads_studykits_own_writer(tmp_path):
-    """The layout batch_csv writes (fetch, preview, simulate) reads back cell for cell."""
+    """The layout formats.results_csv writes (fetch, preview, simulate) reads back cell for cell."""
     path = tmp_path / "own.csv"
     append_results(path, [{"HITId": "H", "AssignmentId": "A1", "WorkerId": "W", "Input.task_id": "t00000",
                            "Answer.choice": "B", "Answer.confidence": "3", "Reward": "$0.04"}],

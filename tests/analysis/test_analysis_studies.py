@@ -86,7 +86,8 @@ def test_shared_features_and_correlation(tmp_path):
 
 def test_mturk_fees():
     assert mturk_fee_rate(9) == 0.2 and mturk_fee_rate(10) == 0.4
-    assert study_cost(0.04, 5, 2000) == pytest.approx({"rewards": 400.0, "fees": 80.0, "total": 480.0})
+    # 20% of $0.04 is $0.008, below MTurk's $0.01 minimum fee per assignment: 10,000 x $0.01 = $100.
+    assert study_cost(0.04, 5, 2000) == pytest.approx({"rewards": 400.0, "fees": 100.0, "total": 500.0})
     with pytest.raises(ValueError, match="assignments"):
         PlanConfig("spurious", assignments=(0,))
 

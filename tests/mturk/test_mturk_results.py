@@ -7,7 +7,7 @@ from decimal import Decimal
 
 import pytest
 
-from studykit.analysis.batch_csv import results_columns
+from studykit.formats.results_csv import results_columns
 from studykit.mturk.batch import load_batch
 from studykit.mturk.client import Environment, make_client
 from studykit.mturk.fetch import fetch_results, results_path

@@ -8,7 +8,7 @@ import urllib.request
 import pytest
 
 from studykit.analysis.annotations import load_annotations
-from studykit.analysis.batch import read_batch
+from studykit.formats.batch import read_batch
 from studykit.analysis.load import read_results_csv
 from studykit.preview import PREVIEW_ASSIGNMENT
 

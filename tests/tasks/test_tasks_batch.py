@@ -11,7 +11,7 @@ import xml.etree.ElementTree as ET
 import pytest
 from click.testing import CliRunner
 
-from studykit.analysis.studies import STUDIES as SCHEMAS
+from studykit.formats.studies import STUDIES as SCHEMAS
 from studykit.cli import main
 from studykit.mturk.batch import load_batch
 from studykit.tasks import STUDIES, build_batch

@@ -6,7 +6,7 @@ from html.parser import HTMLParser
 import jinja2
 import pytest
 
-from studykit.analysis.studies import STUDIES
+from studykit.formats.studies import STUDIES
 from studykit.tasks import html_question, render_page, requester_template
 from studykit.tasks.render import MAX_QUESTION_BYTES, environment
 

@@ -1,4 +1,4 @@
-"""Writing the MTurk Requester website's batch-results CSV layout.
+"""The MTurk Requester website's batch-results CSV layout: writing it, and reading its raw rows.
 
 Every source of results in studykit (API fetch, local preview, simulated annotators) writes this one
 layout, so :mod:`studykit.analysis` reads them all like a file downloaded from the Requester website:
@@ -6,22 +6,24 @@ every cell quoted, CRLF line endings, times like ``Mon Nov 04 22:15:19 PST 2019`
 the website prints them), rewards like ``$0.04``, approval rates like ``100% (36/36)``, ``Input.*``
 columns then ``Answer.*`` columns, then the ``Approve`` and ``Reject`` columns left empty.
 
-This module imports only the standard library; ``studykit.mturk`` and ``studykit.preview`` use it too.
+This module imports only the standard library and :mod:`studykit._io`; ``studykit.mturk``,
+``studykit.preview`` and ``studykit.analysis`` (its reader, :mod:`studykit.analysis.load`) use it.
 """
 
 from __future__ import annotations
 
 import csv
 import os
-import tempfile
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Iterable, Mapping, Sequence
 from zoneinfo import ZoneInfo
 
+from studykit import _io
+
 __all__ = [
     "HIT_COLUMNS", "ASSIGNMENT_COLUMNS", "TRAILING_COLUMNS",
-    "format_time", "format_reward", "format_approval_rate", "results_columns", "append_results",
+    "format_time", "format_reward", "format_approval_rate", "results_columns", "append_results", "read_rows",
 ]
 
 HIT_COLUMNS: tuple[str, ...] = (
@@ -93,13 +95,10 @@ def append_results(path: str | os.PathLike, rows: Iterable[Mapping[str, object]]
     columns = results_columns(input_fields, answer_fields)
     existing: list[list[str]] = []
     if path.exists():
-        with path.open(newline="", encoding="utf-8-sig") as handle:
-            reader = csv.reader(handle)
-            header = next(reader, None)
-            if header is not None and header != columns:
-                raise ValueError(f"{path}: its columns differ from this batch's results columns "
-                                 f"({len(header)} vs {len(columns)}); write to a new file")
-            existing = list(reader)
+        header, existing = read_rows(path)
+        if header is not None and header != columns:
+            raise ValueError(f"{path}: its columns differ from this batch's results columns "
+                             f"({len(header)} vs {len(columns)}); write to a new file")
     seen = {row[columns.index("AssignmentId")] for row in existing if len(row) > columns.index("AssignmentId")}
     known = set(columns)
     added: list[list[str]] = []
@@ -116,16 +115,17 @@ def append_results(path: str | os.PathLike, rows: Iterable[Mapping[str, object]]
         added.append(["" if row.get(c) is None else str(row.get(c)) for c in columns])
     if not added and path.exists():
         return 0
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=path.name + ".", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w", newline="", encoding="utf-8") as handle:
-            writer = csv.writer(handle, quoting=csv.QUOTE_ALL, lineterminator="\r\n")
-            writer.writerow(columns)
-            writer.writerows(existing)
-            writer.writerows(added)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    _io.write_csv(path, [*existing, *added], header=columns, quoting=csv.QUOTE_ALL, lineterminator="\r\n")
     return len(added)
+
+
+def read_rows(path: str | os.PathLike) -> tuple[list[str] | None, list[list[str]]]:
+    """The header (None for an empty file) and the rows of a batch-results CSV, every cell as text.
+
+    A byte-order mark is dropped; no cell is interpreted (:func:`studykit.analysis.load.read_results_csv`
+    parses times, rewards and answers).
+    """
+    with Path(path).open(newline="", encoding="utf-8-sig") as handle:
+        reader = csv.reader(handle)
+        header = next(reader, None)
+        return header, list(reader)

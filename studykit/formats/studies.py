@@ -1,16 +1,22 @@
-"""What each study asks and what its answer key holds (``docs/batch-folder.md``, appendix D.4, E.2.1, G.1).
+"""The study registry: one entry per study of the paper (``docs/batch-folder.md``, appendix D.4, E.2.1, G.1).
 
-A :class:`StudySchema` names a study's answer fields and their allowed values, the field whose emptiness
-means "no selection" (quality control), the answer-key columns, and the paper's minimum number of
-annotators per task. :data:`STUDIES` holds the three studies of the paper.
+A :class:`StudySchema` holds everything keyed by study: the answer fields and their allowed values,
+the field whose emptiness means "no selection" (quality control), the answer-key columns, the paper's
+minimum number of annotators per task, the sampling settings class (paper defaults), the HIT title,
+description and the paper's reward, the batch-id prefix, and the honest-annotator accuracies the
+simulator assumes. :data:`STUDIES` maps each name to its entry; :data:`STUDY_NAMES` lists them in the
+appendix's order. Every other module reads study facts from here.
 """
 
 from __future__ import annotations
 
 import dataclasses
+from types import MappingProxyType
 from typing import Mapping
 
-__all__ = ["AnswerField", "StudySchema", "STUDIES", "study_schema", "default_answers"]
+from .sampling import MisclassificationSampling, SimulatabilitySampling, SpuriousSampling
+
+__all__ = ["AnswerField", "StudySchema", "STUDIES", "STUDY_NAMES", "study_schema", "default_answers"]
 
 
 @dataclasses.dataclass(frozen=True)
@@ -37,7 +43,7 @@ CONFIDENCE = AnswerField("confidence", ("0", "1", "2", "3"))
 
 @dataclasses.dataclass(frozen=True)
 class StudySchema:
-    """A study's answers, answer key and quality-control defaults.
+    """One study: its answers, answer key, quality-control, sampling and HIT defaults.
 
     Parameters
     ----------
@@ -51,6 +57,16 @@ class StudySchema:
         Columns of ``answer_key.csv`` besides ``task_id``.
     min_annotators : int
         The paper's minimum number of annotators with a selection for a task to be kept.
+    sampling : type
+        The study's sampling settings class (:mod:`studykit.formats.sampling`); its defaults are the paper's.
+    title, description : str
+        The HIT's default title and description shown to workers.
+    reward : str
+        The paper's reward per assignment in US dollars (``"0.04"``).
+    batch_prefix : str
+        First part of the study's batch ids (``sim-<digest>``).
+    simulated_accuracy : mapping of str to float
+        Honest-annotator accuracy per condition the simulator assumes (planning, not the paper's results).
     """
 
     name: str
@@ -58,6 +74,12 @@ class StudySchema:
     selection: str
     key_columns: tuple[str, ...]
     min_annotators: int
+    sampling: type
+    title: str
+    description: str
+    reward: str
+    batch_prefix: str
+    simulated_accuracy: Mapping[str, float] = dataclasses.field(hash=False)
 
     def field(self, name: str) -> AnswerField:
         """The answer field called ``name``."""
@@ -70,22 +92,37 @@ class StudySchema:
 
 _PARTS = ("object", "surroundings", "both", "unsure")
 
-STUDIES: Mapping[str, StudySchema] = {
+STUDIES: Mapping[str, StudySchema] = MappingProxyType({
     "simulatability": StudySchema(
         "simulatability", (AnswerField("choice", ("A", "B", "C")), CONFIDENCE), selection="choice",
         key_columns=("layer", "target_class", "correct_choice", "top_is_target", "prob_A", "prob_B", "prob_C",
                      "label_A", "label_B", "label_C"),
-        min_annotators=2),
+        min_annotators=2, sampling=SimulatabilitySampling,
+        title="Which image matches the patterns best?",
+        description="Look at a few patterns an AI uses and pick the image that matches them best.",
+        reward="0.04", batch_prefix="sim",
+        simulated_accuracy=MappingProxyType({"dense": 0.36, "sparse": 0.55})),
     "spurious": StudySchema(
         "spurious", (AnswerField("common", ("yes", "no")), CONFIDENCE, AnswerField("description"),
                      AnswerField("part_a", _PARTS), AnswerField("part_b", _PARTS)), selection="common",
-        key_columns=("layer", "class_a", "class_b", "feature"), min_annotators=3),
+        key_columns=("layer", "class_a", "class_b", "feature"), min_annotators=3, sampling=SpuriousSampling,
+        title="Do you see a common pattern in these images?",
+        description="Look at six images of two kinds of objects and describe the pattern they share, if any.",
+        reward="0.07", batch_prefix="spu",
+        simulated_accuracy=MappingProxyType({"dense": 0.5, "sparse": 0.65})),
     "misclassification": StudySchema(
         "misclassification", (AnswerField("match", ("A", "B", "none"), multiple=True),
                               AnswerField("best", ("A", "B")), CONFIDENCE), selection="match",
         key_columns=("layer", "condition", "true_class", "predicted_class", "option_fp", "option_fl", "option_fr"),
-        min_annotators=2),
-}
+        min_annotators=2, sampling=MisclassificationSampling,
+        title="Identify the patterns that match the given image",
+        description="Look at an image and two patterns and say which patterns match the image.",
+        reward="0.03", batch_prefix="mis",
+        simulated_accuracy=MappingProxyType({"fp": 0.6, "fl": 0.7, "fr": 0.2})),
+})
+
+#: The study names, in the order of the appendix.
+STUDY_NAMES: tuple[str, ...] = tuple(STUDIES)
 
 
 def study_schema(study: str | StudySchema) -> StudySchema:
@@ -94,7 +131,7 @@ def study_schema(study: str | StudySchema) -> StudySchema:
         return study
     try:
         return STUDIES[study]
-    except KeyError:
+    except (KeyError, TypeError):
         raise ValueError(f"unknown study {study!r}; expected one of {', '.join(STUDIES)}") from None
 
 
