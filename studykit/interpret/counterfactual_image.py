@@ -27,6 +27,7 @@ import numpy as np
 import pandas as pd
 import torch
 
+from studykit._io import atomic_path, write_text
 from studykit.solver.layers import DecisionLayer
 
 #: File suffixes read as images.
@@ -308,10 +309,12 @@ def write_report(result: ImageCounterfactuals, out, class_names: Sequence[str] |
         for column in ("original", "counterfactual"):
             predictions[column + "_name"] = [class_names[c] for c in predictions[column]]
     written = [out / "predictions.csv", out / "flip_rates.csv", out / "flip_rates.md", out / "examples.png"]
-    predictions.to_csv(written[0], index=False)
-    result.rates.to_csv(written[1], index=False)
-    written[2].write_text(rates_markdown(result.rates, class_names, confidence))
-    plot_examples(result, class_names, n_examples).savefig(written[3], dpi=110)
+    for frame, path in ((predictions, written[0]), (result.rates, written[1])):
+        with atomic_path(path) as tmp:
+            frame.to_csv(tmp, index=False)
+    write_text(written[2], rates_markdown(result.rates, class_names, confidence))
+    with atomic_path(written[3], suffix=".png") as tmp:
+        plot_examples(result, class_names, n_examples).savefig(tmp, dpi=110, format="png")
     cf_dir = out / "counterfactuals"
     for i, name in enumerate(result.images.files):
         written.append(save_png(result.counterfactuals[i].transpose(1, 2, 0), cf_dir / f"{Path(name).stem}.png"))
