@@ -22,11 +22,28 @@
 #   N=200000 D=2048 K=100 N_ALPHAS=20 EPS=1e-2 SUB=10000 SAGA_EPOCHS=50 SAGA_BUDGET=90 TIMEOUT=295
 #   DEVICE=cuda   (DEVICE=cpu with small N/D/K runs the same code path as a smoke test)
 #
+# CHECK=imagenet (the default since issue 12) runs benchmarks/solver_imagenet_check.py instead: the
+# ImageNet shape resident on the GPU (N=1281167 D=2048 K=1000, 100 alphas to EPS=1e-3, stopped at
+# PATH_BUDGET seconds with the rest extrapolated and labelled so; time per alpha, full gradients per
+# alpha, peak memory, worst KKT), then an ImageNet-21k-shaped float16 memmap (ROWS21K rows) streamed
+# in row chunks: seconds per streamed gradient vs the file read rate, path time extrapolated. Its
+# knobs: N D K N_ALPHAS EPS PATH_BUDGET ROWS21K STREAM_ALPHAS MATMUL_PRECISION DEVICE TIMEOUT; see
+# that file's docstring. CHECK=k100 runs the check below (k=100, FISTA/SAGA, float64 reference).
+# CPU smoke test of the ImageNet check:
+#   CHECK=imagenet DEVICE=cpu N=6000 D=64 K=50 N_ALPHAS=5 EPS=0.1 ROWS21K=20000 bash benchmarks/gpu_check.sh
+#
 # Usage, from anywhere:   bash benchmarks/gpu_check.sh
 
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 export PYTHONPATH="$PWD${PYTHONPATH:+:$PYTHONPATH}"
+
+if [[ "${CHECK:-imagenet}" == imagenet ]]; then
+    if [[ "${DEVICE:-cuda}" == cuda* ]] && command -v nvidia-smi >/dev/null 2>&1; then
+        nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv,noheader || true
+    fi
+    exec timeout --signal=INT "${TIMEOUT:-295}" python3 benchmarks/solver_imagenet_check.py
+fi
 
 N=${N:-200000}
 D=${D:-2048}

@@ -20,10 +20,10 @@ from click.testing import CliRunner
 from PIL import Image
 
 from studykit.cli import main
-from studykit.cli.demo import submit_simulated_work
+from studykit.demo import submit_simulated_work
 from studykit.datasets import load_fashion_mnist
 from studykit.models.zoo import default_weights_path
-from studykit.mturk.fake_server import FakeMTurkServer
+from studykit.mturk.local import FakeMTurkServer
 
 README = Path(__file__).resolve().parents[1] / "README.md"
 

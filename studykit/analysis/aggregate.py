@@ -10,7 +10,8 @@ so a confident vote counts up to four times a vote given with no confidence, and
 (crowd-kit's weighted majority vote takes one weight per worker, not per answer, so this vote is ours.)
 
 Ties (several labels with the largest total weight) are broken by a seeded pseudo-random order: each
-(task, label) pair gets the key BLAKE2b(seed, task, label), and the tied label with the largest key
+(task, label) pair gets a 64-bit key, SipHash-2-4 keyed by the seed of the task and of the label
+(pandas' ``hash_array``), mixed by the SplitMix64 finaliser, and the tied label with the largest key
 wins. Every tied label is equally likely to win, the result does not depend on the order of the rows,
 and the same seed gives the same result on any machine.
 """
@@ -18,10 +19,10 @@ and the same seed gives the same result on any machine.
 from __future__ import annotations
 
 import dataclasses
-import hashlib
 
 import numpy as np
 import pandas as pd
+from scipy import sparse
 
 __all__ = ["confidence_weight", "weighted_majority_vote", "majority_vote", "dawid_skene", "DawidSkeneResult",
            "VOTE_COLUMNS"]
@@ -46,7 +47,8 @@ def weighted_majority_vote(annotations: pd.DataFrame, label: str = "label", *, w
     label : str
         Column of the answers; empty or missing answers are ignored.
     weight : str or None
-        Column of the confidences (0-3), or None for a plain majority vote (every weight 1).
+        Column of the confidences (0-3), or None for a plain majority vote (every weight 1). A table
+        without that column (answers collected without a confidence question) is voted with weight 1.
     task : str
         Column of the task ids.
     seed : int
@@ -60,7 +62,8 @@ def weighted_majority_vote(annotations: pd.DataFrame, label: str = "label", *, w
         ``n_annotators`` (answers counted) and ``tied`` (whether the winner was drawn among ties).
     """
     answers = annotations[annotations[label].notna() & annotations[label].astype(str).ne("")]
-    weights = confidence_weight(answers[weight]) if weight is not None else pd.Series(1.0, index=answers.index)
+    weighted = weight is not None and weight in answers.columns
+    weights = confidence_weight(answers[weight]) if weighted else pd.Series(1.0, index=answers.index)
     scores = (pd.DataFrame({"task": answers[task].to_numpy(), "label": answers[label].to_numpy(),
                             "weight": weights.to_numpy(dtype=float)})
               .groupby(["task", "label"], sort=False, observed=True)["weight"]
@@ -100,14 +103,19 @@ def _winners(scores: pd.DataFrame, seed: int) -> pd.DataFrame:
 
 
 def tie_keys(tasks: pd.Series, labels: pd.Series, seed: int) -> np.ndarray:
-    """Seeded pseudo-random key of each (task, label): BLAKE2b-64 of ``seed``, task and label."""
-    salt = int(seed).to_bytes(8, "little", signed=True)
-    pairs = pd.DataFrame({"task": tasks.astype(str).to_numpy(), "label": labels.astype(str).to_numpy()})
-    unique = pairs.drop_duplicates()
-    keys = [int.from_bytes(hashlib.blake2b(f"{t}\x1f{lab}".encode(), digest_size=8, key=salt).digest(), "little")
-            for t, lab in zip(unique["task"], unique["label"])]
-    table = pd.Series(np.array(keys, dtype=np.uint64), index=pd.MultiIndex.from_frame(unique))
-    return table.reindex(pd.MultiIndex.from_frame(pairs)).to_numpy()
+    """Seeded pseudo-random key of each (task, label): SipHash-2-4 keyed by the seed (pandas'
+    ``hash_array``) of the task and of the label, mixed by the SplitMix64 finaliser; vectorised."""
+    hash_key = f"{int(seed) % 2 ** 64:016x}"
+    task_hash = pd.util.hash_array(tasks.astype(str).to_numpy(dtype=object), hash_key=hash_key)
+    label_hash = pd.util.hash_array(labels.astype(str).to_numpy(dtype=object), hash_key=hash_key)
+    with np.errstate(over="ignore"):
+        key = task_hash * np.uint64(0x9E3779B97F4A7C15) ^ label_hash
+        key ^= key >> np.uint64(30)
+        key *= np.uint64(0xBF58476D1CE4E5B9)
+        key ^= key >> np.uint64(27)
+        key *= np.uint64(0x94D049BB133111EB)
+        key ^= key >> np.uint64(31)
+    return key
 
 
 # ---------------------------------------------------------------------------------------- Dawid-Skene
@@ -130,9 +138,9 @@ class DawidSkeneResult:
     n_iter : int
         EM iterations run.
     converged : bool
-        Whether the log-likelihood gain fell below ``tol`` within ``n_iter`` iterations.
+        Whether the objective's change fell below ``tol`` within ``n_iter`` iterations.
     log_likelihood : float
-        Mean log-likelihood per answer of the observed answers at the end.
+        The objective L per answer at the end (:func:`dawid_skene`; crowd-kit's ``loss_history_[-1]``).
     """
 
     votes: pd.DataFrame
@@ -149,14 +157,26 @@ _EPS = 1e-10
 
 def dawid_skene(annotations: pd.DataFrame, label: str = "label", *, task: str = "task", worker: str = "worker",
                 n_iter: int = 100, tol: float = 1e-5, seed: int = 0) -> DawidSkeneResult:
-    """Dawid and Skene's (1979) latent-class model, fitted by EM.
+    """Dawid and Skene's (1979) latent-class model, fitted by EM with crowd-kit 1.4.2's defaults and stopping rule.
 
     Each worker w has a confusion matrix :math:`e^w_{lk} = P(\\text{answer } l \\mid \\text{true } k)`;
-    true labels have the prior :math:`p_k`. Starting from the plain majority vote's label shares, EM
-    alternates the M-step (:math:`p` = mean posterior, :math:`e^w_{lk} \\propto \\sum_{\\text{tasks of }
-    w \\text{ answered } l} P(k)`, entries floored at 1e-10) and the E-step (posterior
-    :math:`\\propto p_k \\prod e^w_{l k}`), until the mean log-likelihood per answer gains less than
-    ``tol``; the same scheme as crowd-kit's ``DawidSkene``.
+    true labels have the prior :math:`p_k`. Initialisation: the posteriors :math:`q` are the plain
+    majority vote's label shares, then an M-step. Each iteration is an E-step (posterior
+    :math:`q_{tk} \\propto p_k \\prod e^w_{l k}`), an M-step (:math:`p` = mean posterior, floored at
+    1e-10; :math:`e^w_{lk} \\propto \\sum_{\\text{tasks of } w \\text{ answered } l} q_{tk}`, entries
+    floored at 1e-10), and the objective
+
+    .. math:: L = \\frac{1}{n_{\\text{answers}}} \\Big[\\sum_{\\text{answers } (t, w, l)} \\sum_k q_{tk}
+              (\\log e^w_{lk} + \\log p_k) - \\sum_{t, k} q_{tk} \\log q_{tk}\\Big].
+
+    **Convergence rule**: EM stops at the first iteration where L rises by less than ``tol`` (a fall
+    stops it too), or after ``n_iter`` iterations. This is crowd-kit 1.4.2's ``DawidSkene`` exactly
+    (``n_iter=100``, ``tol=1e-5``; its ``_evidence_lower_bound``), so both stop at the same iteration.
+    Its L counts the prior once per answer rather than once per task, so it is not EM's evidence lower
+    bound and can fall while EM still improves the likelihood; with few answers per worker it often
+    stops after a handful of iterations. For the fixed point of EM, pass ``n_iter=500, tol=1e-10``.
+    Ties between equally probable labels are broken by the seeded key of
+    :func:`weighted_majority_vote` (crowd-kit takes the first label in its column order).
 
     Parameters
     ----------
@@ -167,7 +187,7 @@ def dawid_skene(annotations: pd.DataFrame, label: str = "label", *, task: str = 
     n_iter : int
         Most EM iterations.
     tol : float
-        Stopping tolerance on the log-likelihood gain.
+        Stopping tolerance on the change of L.
     seed : int
         Seed of the tie break between equally probable labels (as in :func:`weighted_majority_vote`).
 
@@ -181,42 +201,55 @@ def dawid_skene(annotations: pd.DataFrame, label: str = "label", *, task: str = 
     t, tasks = pd.factorize(answers[task], sort=True)
     w, workers = pd.factorize(answers[worker], sort=True)
     obs, labels = pd.factorize(answers[label], sort=True)
-    shape = (len(tasks), len(labels))
-    probas = np.zeros(shape)
-    np.add.at(probas, (t, obs), 1.0)
-    probas /= probas.sum(axis=1, keepdims=True)
-    previous, converged, iteration = -np.inf, False, 0
+    n_labels = len(labels)
+    # answers[task, worker x observed label] = 1: both EM steps are products with this sparse matrix.
+    answered = sparse.csr_matrix((np.ones(len(t)), (t, w * n_labels + obs)),
+                                 shape=(len(tasks), len(workers) * n_labels))
+    per_task = np.asarray(answered.sum(axis=1)).ravel()
+    probas = np.bincount(t * n_labels + obs, minlength=len(tasks) * n_labels).reshape(len(tasks), n_labels) \
+        .astype(float)
+    probas /= np.maximum(probas.sum(axis=1, keepdims=True), 1.0)
+    priors = np.clip(probas.mean(axis=0), _EPS, None) if len(tasks) else np.ones(n_labels)
+    counts, errors = _m_step(answered, probas, len(workers))
+    previous, converged, iteration, objective = -np.inf, False, 0, float("nan")
     for iteration in range(1, n_iter + 1):
+        probas = _e_step(answered, priors, errors)
         priors = np.clip(probas.mean(axis=0), _EPS, None)
-        errors = _m_step(probas, t, w, obs, len(workers))
-        probas, log_likelihood = _e_step(priors, errors, t, w, obs, len(tasks))
-        if log_likelihood - previous < tol:
+        counts, errors = _m_step(answered, probas, len(workers))
+        objective = _objective(probas, priors, counts, errors, per_task)
+        if objective - previous < tol:
             converged = True
             break
-        previous = log_likelihood
-    return _ds_result(probas, priors, errors, tasks, workers, labels, t, iteration, converged, log_likelihood, seed)
+        previous = objective
+    return _ds_result(probas, priors, errors, tasks, workers, labels, t, iteration, converged, objective, seed)
 
 
-def _m_step(probas: np.ndarray, t: np.ndarray, w: np.ndarray, obs: np.ndarray, n_workers: int) -> np.ndarray:
-    """Confusion matrices, shape (n_workers, n_labels observed, n_labels true)."""
+def _objective(probas: np.ndarray, priors: np.ndarray, counts: np.ndarray, errors: np.ndarray,
+               per_task: np.ndarray) -> float:
+    """crowd-kit 1.4.2's ``_evidence_lower_bound`` per answer (docstring of :func:`dawid_skene`), from the
+    M-step's counts: sum over answers of q log e is sum over (worker, label) cells of counts x log e."""
+    n_answers = per_task.sum()
+    if not n_answers:
+        return 0.0
+    joint = float((counts * np.log(errors)).sum()) + float((probas * per_task[:, None]).sum(axis=0) @ np.log(priors))
+    clipped = np.clip(probas, _EPS, None)
+    return (joint - float((clipped * np.log(clipped)).sum())) / n_answers
+
+
+def _m_step(answered, probas: np.ndarray, n_workers: int) -> tuple[np.ndarray, np.ndarray]:
+    """Counts and confusion matrices, shape (n_workers, n_labels observed, n_labels true)."""
     n_labels = probas.shape[1]
-    cell = w * n_labels + obs
-    errors = np.stack([np.bincount(cell, weights=probas[t, k], minlength=n_workers * n_labels)
-                       for k in range(n_labels)], axis=1).reshape(n_workers, n_labels, n_labels)
-    errors = np.clip(errors, _EPS, None)
-    return errors / errors.sum(axis=1, keepdims=True)
+    counts = np.asarray(answered.T @ probas).reshape(n_workers, n_labels, n_labels)
+    errors = np.clip(counts, _EPS, None)
+    return counts, errors / errors.sum(axis=1, keepdims=True)
 
 
-def _e_step(priors: np.ndarray, errors: np.ndarray, t: np.ndarray, w: np.ndarray, obs: np.ndarray,
-            n_tasks: int) -> tuple[np.ndarray, float]:
-    """Posteriors of the true labels, shape (n_tasks, n_labels), and the mean log-likelihood per answer."""
-    from scipy.special import logsumexp
-
-    log_errors = np.log(errors[w, obs])
-    joint = np.log(priors) + np.stack([np.bincount(t, weights=log_errors[:, k], minlength=n_tasks)
-                                       for k in range(len(priors))], axis=1)
-    evidence = logsumexp(joint, axis=1, keepdims=True)
-    return np.exp(joint - evidence), float(evidence.sum() / len(t))
+def _e_step(answered, priors: np.ndarray, errors: np.ndarray) -> np.ndarray:
+    """Posteriors of the true labels, shape (n_tasks, n_labels)."""
+    joint = np.log(priors) + np.asarray(answered @ np.log(errors).reshape(-1, len(priors)))
+    joint -= joint.max(axis=1, keepdims=True)
+    probas = np.exp(joint)
+    return probas / probas.sum(axis=1, keepdims=True)
 
 
 def _ds_result(probas, priors, errors, tasks, workers, labels, t, iteration, converged, log_likelihood,

@@ -30,20 +30,23 @@ import dataclasses
 import hashlib
 import hmac
 import os
-from typing import Callable, Mapping
+from typing import Callable, Collection, Mapping
 
 import numpy as np
 import pandas as pd
 
 from studykit.formats.studies import AnswerField, StudySchema, default_answers, study_schema
 
-from .load import LINE, RawResults, parse_rewards, parse_times, problems_frame, read_results_csv
+from .load import (LINE, RawResults, parse_numbers, parse_rewards, parse_times, problems_frame, read_results_csv,
+                   strip_text)
 
-__all__ = ["Annotations", "load_annotations", "to_annotations", "pseudonymize", "BASE_COLUMNS"]
+__all__ = ["Annotations", "load_annotations", "to_annotations", "pseudonymize", "foreign_hits", "BASE_COLUMNS"]
 
 #: Columns every annotations table has before its answer and key columns.
 BASE_COLUMNS = ("task", "hit", "assignment", "worker", "status", "submit_time", "work_time", "reward", LINE)
 _TASK_COLUMNS = ("Input.task_id", "Answer.task_id")
+#: Columns read besides the answers.
+_READ = ("AssignmentStatus", "SubmitTime", "WorkTimeInSeconds", "Reward", "RequesterAnnotation", *_TASK_COLUMNS)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -60,12 +63,18 @@ class Annotations:
         The study.
     source : str
         Where the rows came from.
+    notices : tuple of str
+        Remarks on the file as a whole, for the QC report (:attr:`RawResults.notices`).
+    simulated : bool
+        Whether the file was written by ``studykit simulate``.
     """
 
     frame: pd.DataFrame
     problems: pd.DataFrame
     schema: StudySchema
     source: str
+    notices: tuple[str, ...] = ()
+    simulated: bool = False
 
 
 def pseudonymize(workers: pd.Series, salt: str) -> pd.Series:
@@ -84,15 +93,19 @@ def pseudonymize(workers: pd.Series, salt: str) -> pd.Series:
 
 
 def load_annotations(path: str | os.PathLike, study: str | StudySchema, *, salt: str,
-                     answers: Mapping[str, str] | None = None,
-                     answer_key: pd.DataFrame | None = None) -> Annotations:
+                     answers: Mapping[str, str] | None = None, answer_key: pd.DataFrame | None = None,
+                     hit_ids: Collection[str] | None = None) -> Annotations:
     """Read a batch-results CSV into annotations (:func:`read_results_csv` then :func:`to_annotations`)."""
-    return to_annotations(read_results_csv(path), study, salt=salt, answers=answers, answer_key=answer_key)
+    wanted = set(answers) if answers is not None else set(default_answers(study))
+    wanted |= {f"Answer.{k}" for k in wanted}
+    raw = read_results_csv(path, columns=lambda name: name in wanted or name in _READ
+                           or name.rsplit(".", 1)[0] in wanted)
+    return to_annotations(raw, study, salt=salt, answers=answers, answer_key=answer_key, hit_ids=hit_ids)
 
 
 def to_annotations(raw: RawResults, study: str | StudySchema, *, salt: str,
-                   answers: Mapping[str, str] | None = None,
-                   answer_key: pd.DataFrame | None = None) -> Annotations:
+                   answers: Mapping[str, str] | None = None, answer_key: pd.DataFrame | None = None,
+                   hit_ids: Collection[str] | None = None) -> Annotations:
     """Turn a read batch-results file into the canonical annotations table.
 
     Parameters
@@ -110,6 +123,9 @@ def to_annotations(raw: RawResults, study: str | StudySchema, *, salt: str,
         ``choice``, ...).
     answer_key : DataFrame, optional
         The batch's ``answer_key.csv``: ``task_id`` and the study's key columns.
+    hit_ids : collection of str, optional
+        The HIT ids of the batch (its posting ledger): rows of other HITs are reported as unusable
+        (:func:`foreign_hits`; not for simulated files).
 
     Returns
     -------
@@ -125,11 +141,11 @@ def to_annotations(raw: RawResults, study: str | StudySchema, *, salt: str,
     mapping = _checked_mapping(answers if answers is not None else default_answers(schema), schema, raw)
     source = raw.frame
     frame = pd.DataFrame({"task": _task_ids(source, answer_key is not None, raw.source),
-                          "hit": source["HITId"], "assignment": source["AssignmentId"].str.strip(),
+                          "hit": source["HITId"], "assignment": strip_text(source["AssignmentId"]),
                           "worker": pseudonymize(source["WorkerId"], salt),
-                          "status": _column(source, "AssignmentStatus").str.strip(),
+                          "status": strip_text(_column(source, "AssignmentStatus")),
                           "submit_time": parse_times(_column(source, "SubmitTime")),
-                          "work_time": pd.to_numeric(_column(source, "WorkTimeInSeconds"), errors="coerce"),
+                          "work_time": parse_numbers(_column(source, "WorkTimeInSeconds")),
                           "reward": parse_rewards(_column(source, "Reward")),
                           LINE: source[LINE]})
     reasons = pd.Series("", index=frame.index, dtype=object)
@@ -142,13 +158,33 @@ def to_annotations(raw: RawResults, study: str | StudySchema, *, salt: str,
     _note(reasons, frame["task"].eq(""), "no task id")
     _note(reasons, frame["assignment"].eq(""), "no AssignmentId")
     _note(reasons, frame["assignment"].duplicated() & frame["assignment"].ne(""), "repeats an earlier AssignmentId")
+    notices = list(raw.notices)
+    if hit_ids is not None and not raw.simulated:
+        foreign = foreign_hits(frame["hit"], hit_ids, notices)
+        _note(reasons, foreign, lambda rows: "HIT " + frame.loc[rows, "hit"].map(repr) + " is not in the batch")
     if answer_key is not None:
         frame = _join_key(frame, answer_key, schema, reasons)
     bad = reasons.ne("")
     problems = pd.concat([raw.problems, problems_frame(list(zip(frame.loc[bad, LINE], frame.loc[bad, "assignment"],
                                                                   reasons[bad])))], ignore_index=True)
     return Annotations(frame[~bad].reset_index(drop=True), problems.sort_values(LINE, ignore_index=True),
-                       schema, raw.source)
+                       schema, raw.source, tuple(notices), raw.simulated)
+
+
+def foreign_hits(hits: pd.Series, hit_ids: Collection[str], notices: list[str]) -> pd.Series:
+    """Rows whose HIT is not one of the batch's posted HITs.
+
+    When no row's HIT is among them, the file did not come from this posting (a preview's or the
+    simulator's HIT ids, or another endpoint): nothing is marked and a notice says the HIT ids were not
+    checked. Simulated files are never checked (their HIT ids are made up).
+    """
+    ids = strip_text(hits)
+    known = ids.isin(set(hit_ids))
+    if len(ids) and not known.any():
+        notices.append("none of the file's HIT ids is in the batch's posting ledger (a preview's answers, or "
+                       "another posting?): HIT ids were not checked")
+        return pd.Series(False, index=hits.index)
+    return ~known
 
 
 def _checked_mapping(answers: Mapping[str, str], schema: StudySchema, raw: RawResults) -> dict[str, str]:
@@ -173,16 +209,26 @@ def _task_ids(source: pd.DataFrame, needed: bool, where: str) -> pd.Series:
         if needed:
             raise ValueError(f"{where}: missing column Input.task_id (or Answer.task_id), needed to join "
                              "the answer key; studykit's pages post it")
-        return source["HITId"].astype(str).str.strip()
-    ids = source[present[0]].astype(str).str.strip()
+        return strip_text(source["HITId"])
+    ids = strip_text(source[present[0]])
     for column in present[1:]:
-        ids = ids.where(ids.ne(""), source[column].astype(str).str.strip())
+        ids = ids.where(ids.ne(""), strip_text(source[column]))
     return ids
 
 
 def _normalize(values: pd.Series, field: AnswerField) -> tuple[pd.Series, pd.Series]:
-    """Answers spelled canonically, and a mask of answers outside the field's options."""
-    text = values.fillna("").astype(str).str.strip()
+    """Answers spelled canonically, and a mask of answers outside the field's options (each distinct
+    answer normalized once)."""
+    codes, uniques = pd.factorize(values.fillna("").astype(str))
+    canonical, invalid = _normalize_distinct(pd.Series(uniques, dtype=object), field)
+    if not len(codes):
+        return pd.Series([], index=values.index, dtype=object), pd.Series([], index=values.index, dtype=bool)
+    return (pd.Series(canonical.to_numpy(dtype=object)[codes], index=values.index),
+            pd.Series(invalid.to_numpy(dtype=bool)[codes], index=values.index))
+
+
+def _normalize_distinct(values: pd.Series, field: AnswerField) -> tuple[pd.Series, pd.Series]:
+    text = values.str.strip()
     if field.options is None:
         return text, pd.Series(False, index=values.index)
     spelling = {o.lower(): o for o in field.options}

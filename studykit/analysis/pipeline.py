@@ -7,12 +7,14 @@ pseudonymized annotations).
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import os
+import sqlite3
 from pathlib import Path
 from typing import Mapping
 
-from studykit.formats.batch import read_batch, read_table
+from studykit.formats.batch import Batch, read_batch, read_table
 from studykit.formats.studies import study_schema
 
 from . import confusion as confusion_study
@@ -22,7 +24,7 @@ from .qc import QCConfig, QCReport, apply_qc
 from .report import Section, write_report
 from .summaries import EstimateSettings
 
-__all__ = ["Analysis", "analyze", "write_analysis", "STUDY_RESULTS"]
+__all__ = ["Analysis", "analyze", "write_analysis", "ledger_hit_ids", "STUDY_RESULTS"]
 
 #: Study name -> module with ``task_outcomes``, ``annotation_outcomes``, ``report_sections``, ``COMPARISON``.
 STUDY_RESULTS = {"simulatability": simulatability, "spurious": spurious, "misclassification": misclassification}
@@ -52,7 +54,7 @@ class Analysis:
     description: str
 
 
-def analyze(results: str | os.PathLike, *, study: str | None = None, batch: str | os.PathLike | None = None,
+def analyze(results: str | os.PathLike, *, study: str | None = None, batch: str | os.PathLike | Batch | None = None,
             answers: Mapping[str, str] | None = None, answer_key: str | os.PathLike | None = None,
             qc: QCConfig | None = None, settings: EstimateSettings | None = None, salt: str,
             layer: str | os.PathLike | None = None, confusion: str | os.PathLike | None = None) -> Analysis:
@@ -64,8 +66,9 @@ def analyze(results: str | os.PathLike, *, study: str | None = None, batch: str 
         The CSV (Requester website download, or studykit's fetch, preview or simulator).
     study : str, optional
         ``simulatability``, ``spurious`` or ``misclassification``; default: the batch's.
-    batch : path-like, optional
-        The batch folder: its manifest's study and ``answers`` mapping, and its ``answer_key.csv``.
+    batch : path-like or Batch, optional
+        The batch folder (or the :class:`Batch` already read from it): its manifest's study and
+        ``answers`` mapping, and its ``answer_key.csv``.
     answers : mapping, optional
         ``Answer.*`` field -> answer name, overriding the batch's (for CSVs from elsewhere).
     answer_key : path-like, optional
@@ -85,7 +88,7 @@ def analyze(results: str | os.PathLike, *, study: str | None = None, batch: str 
     """
     if (layer is None) != (confusion is None):
         raise ValueError("give both a decision layer and a confusion matrix for the G.3 analysis, or neither")
-    batch_folder = read_batch(batch) if batch is not None else None
+    batch_folder = batch if isinstance(batch, Batch) or batch is None else read_batch(batch)
     if study is None and batch_folder is None:
         raise ValueError("name the study, or give the batch folder it was built in")
     schema = study_schema(study if study is not None else batch_folder.schema)
@@ -97,7 +100,8 @@ def analyze(results: str | os.PathLike, *, study: str | None = None, batch: str 
     if key is None:
         raise ValueError(f"the {schema.name} results need the answer key: give the batch folder or an answer key")
     mapping = answers if answers is not None else (batch_folder.answers if batch_folder is not None else None)
-    loaded = load_annotations(results, schema, salt=salt, answers=mapping, answer_key=key)
+    hit_ids = ledger_hit_ids(batch_folder.directory) if batch_folder is not None else None
+    loaded = load_annotations(results, schema, salt=salt, answers=mapping, answer_key=key, hit_ids=hit_ids)
     settings = settings or EstimateSettings()
     checked = apply_qc(loaded, qc or QCConfig.for_study(schema))
     sections = STUDY_RESULTS[schema.name].report_sections(checked.annotations.frame, settings) \
@@ -120,5 +124,24 @@ def write_analysis(analysis: Analysis, out_dir: str | os.PathLike, *, overwrite:
     data = Section("Data", "The annotations as analysed (one row per assignment; `kept`: passed quality control).",
                    files={"annotations": annotations})
     return write_report(out_dir, title=f"{analysis.loaded.schema.name.capitalize()} study", qc=analysis.qc,
-                        sections=[*analysis.sections, data], preamble=analysis.description, overwrite=overwrite)
+                        sections=[*analysis.sections, data], preamble=analysis.description, overwrite=overwrite,
+                        simulated=analysis.loaded.simulated)
+
+
+def ledger_hit_ids(directory: str | os.PathLike) -> set[str] | None:
+    """The HIT ids of a posted batch (its ``mturk.sqlite`` ledger, read only with the standard library);
+    None when the batch was never posted (no ledger) or the ledger holds no HIT id.
+
+    The ledger's layout belongs to :mod:`studykit.mturk` (table ``hits``, column ``hit_id``); analysis
+    reads it without importing that package (boto3).
+    """
+    path = Path(directory) / "mturk.sqlite"
+    if not path.is_file():
+        return None
+    try:
+        with contextlib.closing(sqlite3.connect(f"file:{path}?mode=ro", uri=True)) as connection:
+            rows = connection.execute("SELECT hit_id FROM hits WHERE hit_id IS NOT NULL").fetchall()
+    except sqlite3.Error as exc:
+        raise ValueError(f"{path}: cannot read the posting ledger ({exc})") from None
+    return {str(r[0]) for r in rows} or None
 

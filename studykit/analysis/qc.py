@@ -5,6 +5,9 @@ The rules, applied in this order (appendix D.4, E.2.1 and G.1, "Quality control"
 ``unparseable``
     Rows the loader could not use (wrong number of fields, answers outside their options, no task id,
     a task missing from the answer key, a repeated assignment). Listed with their line numbers.
+``duplicate_worker`` (studykit's addition)
+    One answer per worker and task: when a worker answered the same task under several assignments,
+    the first submitted (``SubmitTime``, then the line in the file) is kept and the others excluded.
 ``rejected`` (studykit's addition; ``drop_rejected=False`` keeps them)
     Assignments the requester rejected (``AssignmentStatus`` = Rejected).
 ``blank_worker``
@@ -16,6 +19,9 @@ The rules, applied in this order (appendix D.4, E.2.1 and G.1, "Quality control"
 ``min_annotators``
     Every instance of a task with selections from fewer than ``min_annotators`` distinct workers
     (paper: 2 for simulatability and misclassification, 3 for spurious correlations).
+
+A "task" is the ``task`` column, or the pair (``task``, ``question``) when the table has a
+``question`` column (the generic analysis of :mod:`studykit.analysis.generic`).
 
 The result is the same whether ``blank_worker`` runs before or after ``no_selection`` (both use the
 blank rate before blanks are removed); running it first attributes a blank worker's blanks to it.
@@ -39,6 +45,7 @@ __all__ = ["QCConfig", "QCReport", "QCResult", "apply_qc", "RULES"]
 #: Rule name -> one-line description (the order in which the rules are applied).
 RULES = {
     "unparseable": "rows that could not be read or used (see the problems list for their lines)",
+    "duplicate_worker": "later answers of a worker to a task they had already answered (first submitted kept)",
     "rejected": "assignments the requester rejected",
     "blank_worker": "every instance of workers who left the task blank more than {threshold:.0%} of the time",
     "no_selection": "instances where the annotator made no selection ({selection} empty)",
@@ -92,11 +99,14 @@ class QCReport:
         One row per excluded row: ``line``, ``assignment``, ``task``, ``worker`` (pseudonym), ``rule``,
         ``reason``.
     config : QCConfig
+    notices : tuple of str
+        Remarks on the file as a whole (encoding read, duplicated columns, confidences not numbers...).
     """
 
     summary: pd.DataFrame
     exclusions: pd.DataFrame
     config: QCConfig
+    notices: tuple[str, ...] = ()
 
 
 @dataclasses.dataclass(frozen=True)
@@ -124,7 +134,7 @@ def apply_qc(annotations: Annotations, config: QCConfig | None = None) -> QCResu
     """
     schema = annotations.schema
     config = config or QCConfig.for_study(schema)
-    frame = annotations.frame
+    frame = _with_codes(annotations.frame)
     problems = annotations.problems
     descriptions = _descriptions(schema, config)
     summary = [_counts("loaded", "rows read", frame, extra_rows=len(problems)),
@@ -135,12 +145,44 @@ def apply_qc(annotations: Annotations, config: QCConfig | None = None) -> QCResu
         drop = rule(frame, schema, config)
         summary.append(_excluded_counts(name, descriptions[name], frame, drop))
         excluded.append(frame.loc[drop, [LINE, "assignment", "task", "worker"]].assign(rule=name, reason=""))
-        frame = frame[~drop]
+        # A rule that drops nothing keeps the frame as is (no copy of a million rows).
+        frame = frame[~drop] if drop.any() else frame
     summary.append(_counts("kept", "rows left for analysis", frame))
     exclusions = pd.concat(excluded, ignore_index=True)[[LINE, "assignment", "task", "worker", "rule", "reason"]]
-    kept = dataclasses.replace(annotations, frame=frame.reset_index(drop=True))
-    report = QCReport(pd.DataFrame(summary), exclusions.sort_values(LINE, ignore_index=True), config)
+    kept = dataclasses.replace(annotations, frame=frame.drop(columns=list(_CODES)).reset_index(drop=True))
+    report = QCReport(pd.DataFrame(summary), exclusions.sort_values(LINE, ignore_index=True), config,
+                      tuple(getattr(annotations, "notices", ())))
     return QCResult(kept, report)
+
+
+#: Integer codes of worker, task and unit (task, or task and question) added for the rules, then dropped.
+_CODES = ("_worker", "_task", "_unit")
+
+
+def _units(frame: pd.DataFrame) -> list[str]:
+    return ["task", "question"] if "question" in frame.columns else ["task"]
+
+
+def _with_codes(frame: pd.DataFrame) -> pd.DataFrame:
+    """The rules count with integer codes: grouping a million strings again per rule is slow."""
+    unit = pd.MultiIndex.from_frame(frame[_units(frame)].astype(str)) if "question" in frame.columns else frame["task"]
+    return frame.assign(_worker=pd.factorize(frame["worker"])[0], _task=pd.factorize(frame["task"])[0],
+                        _unit=pd.factorize(unit)[0])
+
+
+def _n_distinct(codes: np.ndarray) -> int:
+    return int(np.count_nonzero(np.bincount(codes))) if len(codes) else 0
+
+
+def _duplicate_worker(frame: pd.DataFrame, schema: StudySchema, config: QCConfig) -> pd.Series:
+    if not len(frame):
+        return pd.Series(False, index=frame.index)
+    order = pd.DataFrame({"_pair": frame["_unit"].to_numpy() * (int(frame["_worker"].max()) + 1)
+                          + frame["_worker"].to_numpy(),
+                          "_time": frame["submit_time"] if "submit_time" in frame.columns else pd.NaT,
+                          "_line": frame[LINE]}, index=frame.index)
+    order = order.sort_values(["_time", "_line"], na_position="last", kind="stable")
+    return order["_pair"].duplicated(keep="first").reindex(frame.index)
 
 
 def is_blank(frame: pd.DataFrame, schema: StudySchema) -> pd.Series:
@@ -151,12 +193,16 @@ def is_blank(frame: pd.DataFrame, schema: StudySchema) -> pd.Series:
 def _rejected(frame: pd.DataFrame, schema: StudySchema, config: QCConfig) -> pd.Series:
     if not config.drop_rejected:
         return pd.Series(False, index=frame.index)
-    return frame["status"].str.lower().eq("rejected")
+    return frame["status"].astype(str).str.lower().eq("rejected")
 
 
 def _blank_worker(frame: pd.DataFrame, schema: StudySchema, config: QCConfig) -> pd.Series:
-    blank_rate = is_blank(frame, schema).groupby(frame["worker"]).transform("mean")
-    return blank_rate > config.blank_worker_threshold
+    workers = frame["_worker"].to_numpy()
+    if not len(workers):
+        return pd.Series(False, index=frame.index)
+    blank = is_blank(frame, schema).to_numpy(dtype=float)
+    rate = np.bincount(workers, weights=blank) / np.bincount(workers)
+    return pd.Series(rate[workers] > config.blank_worker_threshold, index=frame.index)
 
 
 def _no_selection(frame: pd.DataFrame, schema: StudySchema, config: QCConfig) -> pd.Series:
@@ -164,11 +210,16 @@ def _no_selection(frame: pd.DataFrame, schema: StudySchema, config: QCConfig) ->
 
 
 def _min_annotators(frame: pd.DataFrame, schema: StudySchema, config: QCConfig) -> pd.Series:
-    return frame.groupby("task")["worker"].transform("nunique") < config.min_annotators
+    units, workers = frame["_unit"].to_numpy(), frame["_worker"].to_numpy()
+    if not len(units):
+        return pd.Series(False, index=frame.index)
+    pairs = np.unique(units.astype(np.int64) * (int(workers.max()) + 1) + workers)
+    per_unit = np.bincount(pairs // (int(workers.max()) + 1), minlength=int(units.max()) + 1)
+    return pd.Series(per_unit[units] < config.min_annotators, index=frame.index)
 
 
 _RULES: dict[str, Callable[[pd.DataFrame, StudySchema, QCConfig], pd.Series]] = {
-    "rejected": _rejected, "blank_worker": _blank_worker, "no_selection": _no_selection,
+    "duplicate_worker": _duplicate_worker, "rejected": _rejected, "blank_worker": _blank_worker, "no_selection": _no_selection,
     "min_annotators": _min_annotators,
 }
 
@@ -181,12 +232,13 @@ def _descriptions(schema: StudySchema, config: QCConfig) -> dict[str, str]:
 
 def _counts(rule: str, description: str, frame: pd.DataFrame, extra_rows: int = 0) -> dict:
     return {"rule": rule, "description": description, "rows": len(frame) + extra_rows,
-            "workers": frame["worker"].nunique(), "tasks": frame["task"].nunique()}
+            "workers": _n_distinct(frame["_worker"].to_numpy()), "tasks": _n_distinct(frame["_task"].to_numpy())}
 
 
 def _excluded_counts(rule: str, description: str, frame: pd.DataFrame, drop: pd.Series) -> dict:
     """Rows dropped, and the workers and tasks left with no row by this rule."""
-    kept = frame[~drop]
-    return {"rule": rule, "description": description, "rows": int(drop.sum()),
-            "workers": frame["worker"].nunique() - kept["worker"].nunique(),
-            "tasks": frame["task"].nunique() - kept["task"].nunique()}
+    keep = ~drop.to_numpy(dtype=bool)
+    workers, tasks = frame["_worker"].to_numpy(), frame["_task"].to_numpy()
+    return {"rule": rule, "description": description, "rows": int((~keep).sum()),
+            "workers": _n_distinct(workers) - _n_distinct(workers[keep]),
+            "tasks": _n_distinct(tasks) - _n_distinct(tasks[keep])}

@@ -2,15 +2,27 @@
 
 A :class:`Table` holds its data unrounded (written to CSV as is) and, optionally, a display frame of
 formatted text for Markdown and LaTeX (built with :func:`format_percent`, :func:`format_interval`,
-:func:`format_p`); numbers are rounded only here. A :class:`ReportFigure` holds a matplotlib
-:class:`~matplotlib.figure.Figure` made without pyplot (no global state, no window), saved with the
-Agg renderer. :func:`write_report` refuses a folder that is not empty unless ``overwrite=True``.
+:func:`format_p`); numbers are rounded only here, by one rule: **every non-integer is shown with two
+decimals** (percentages included: ``63.02 ± 3.02 [59.14, 66.84]``; Krippendorff's alpha ``0.43``),
+integers as integers, p-values with three decimals (``< 0.001`` below), and a non-zero number that
+two decimals would show as 0.00 in scientific notation with two significant digits (``1.2e-05``).
+
+Tables are ready to paste: LaTeX with booktabs rules, numeric columns right-aligned, the caption once
+(a leading "Table 25:" of the title becomes "(Table 25 of the paper)" at its end, so LaTeX's own
+numbering does not repeat it), and an empty table written as a sentence saying so. A report of
+simulated answers says "SIMULATED ANSWERS" in its title and in every table's caption.
+
+A :class:`ReportFigure` holds a matplotlib :class:`~matplotlib.figure.Figure` made without pyplot
+(no global state, no window), saved with the Agg renderer. CSV files are written with CRLF line
+ends, so a cell holding a bare CR or LF is quoted and the file reads back identically.
+:func:`write_report` refuses a folder that is not empty unless ``overwrite=True``.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import os
+import re
 from pathlib import Path
 from typing import Mapping, Sequence
 
@@ -21,7 +33,12 @@ from matplotlib.figure import Figure
 from .qc import QCReport
 
 __all__ = ["Table", "ReportFigure", "Section", "write_report", "format_percent", "format_interval", "format_p",
-           "format_number", "markdown_table", "latex_table"]
+           "format_number", "markdown_table", "latex_table", "write_csv", "DECIMALS", "SIMULATED"]
+
+#: Decimals of every non-integer number shown (the one rounding rule; module docstring).
+DECIMALS = 2
+#: Put in the title of reports computed from ``studykit simulate`` output.
+SIMULATED = "SIMULATED ANSWERS"
 
 
 @dataclasses.dataclass(frozen=True)
@@ -39,6 +56,8 @@ class Table:
         Formatted text for Markdown and LaTeX; default: ``data`` with numbers to 4 significant digits.
     note : str
         A sentence under the table.
+    empty : str
+        The sentence shown instead of the table when it has no rows (why it is empty).
     """
 
     name: str
@@ -46,6 +65,7 @@ class Table:
     data: pd.DataFrame
     display: pd.DataFrame | None = None
     note: str = ""
+    empty: str = "No rows: nothing in the data gives this table a value."
 
 
 @dataclasses.dataclass(frozen=True)
@@ -73,7 +93,8 @@ class Section:
 
 
 def format_number(value) -> str:
-    """4 significant digits for floats, integers as integers, ``""`` for NaN, text unchanged."""
+    """Two decimals for non-integers (scientific with two digits below 0.005), integers as integers, ``""``
+    for NaN, text unchanged."""
     if isinstance(value, (bool, np.bool_)):
         return str(bool(value))
     if isinstance(value, (int, np.integer)):
@@ -81,11 +102,19 @@ def format_number(value) -> str:
     if isinstance(value, (float, np.floating)):
         if np.isnan(value):
             return ""
-        return str(int(value)) if float(value).is_integer() and abs(value) < 1e15 else f"{value:.4g}"
+        if float(value).is_integer() and abs(value) < 1e15:
+            return str(int(value))
+        return _decimals(float(value))
     return "" if value is None else str(value)
 
 
-def format_percent(mean: float, se: float | None = None, digits: int = 2) -> str:
+def _decimals(value: float, digits: int = DECIMALS) -> str:
+    if value != 0 and abs(value) < 0.5 * 10 ** -digits:
+        return f"{value:.1e}"
+    return f"{value:.{digits}f}"
+
+
+def format_percent(mean: float, se: float | None = None, digits: int = DECIMALS) -> str:
     """``0.6302, 0.0302`` -> ``"63.02 ± 3.02"`` (percent); ``""`` when the mean is NaN."""
     if mean is None or np.isnan(mean):
         return ""
@@ -93,8 +122,8 @@ def format_percent(mean: float, se: float | None = None, digits: int = 2) -> str
     return text if se is None or np.isnan(se) else f"{text} ± {100 * se:.{digits}f}"
 
 
-def format_interval(low: float, high: float, digits: int = 1, percent: bool = True) -> str:
-    """``0.591, 0.668`` -> ``"[59.1, 66.8]"`` (percent unless ``percent=False``)."""
+def format_interval(low: float, high: float, digits: int = DECIMALS, percent: bool = True) -> str:
+    """``0.5914, 0.6684`` -> ``"[59.14, 66.84]"`` (percent unless ``percent=False``)."""
     if np.isnan(low) or np.isnan(high):
         return ""
     scale = 100 if percent else 1
@@ -131,23 +160,50 @@ def _latex_escape(text: str) -> str:
     return "".join(_LATEX.get(ch, ch) for ch in str(text))
 
 
-def latex_table(frame: pd.DataFrame, caption: str = "", label: str = "") -> str:
-    """A booktabs ``table`` environment of text cells, special characters escaped."""
-    columns = "l" * len(frame.columns)
-    lines = [r"\begin{table}[t]", r"\centering", rf"\begin{{tabular}}{{{columns}}}", r"\toprule",
-             " & ".join(_latex_escape(c) for c in frame.columns) + r" \\", r"\midrule"]
-    lines += [" & ".join(_latex_escape(c) for c in row) + r" \\" for row in frame.itertuples(index=False)]
-    lines += [r"\bottomrule", r"\end{tabular}"]
+_NUMERIC = re.compile(r"^\s*(?:[<>]\s*)?[-+−]?\d[\d,]*(?:\.\d+)?(?:e[-+]?\d+)?%?"
+                      r"(?:\s*±\s*\d+(?:\.\d+)?)?\s*$|^\s*\[[-−\d.e+]+,\s*[-−\d.e+]+\]\s*$", re.IGNORECASE)
+_TABLE_NUMBER = re.compile(r"^\s*((?:Table|Fig\.?|Figure)\s+\d+[a-z]?)\s*[:.]\s*", re.IGNORECASE)
+
+
+def numeric_columns(frame: pd.DataFrame) -> list[bool]:
+    """Whether each column of text cells holds numbers only (empty cells aside): right-aligned in LaTeX."""
+    flags = []
+    for column in frame.columns:
+        cells = [str(c) for c in frame[column] if str(c).strip()]
+        flags.append(bool(cells) and all(_NUMERIC.match(c) for c in cells))
+    return flags
+
+
+def latex_caption(title: str) -> str:
+    """``"Table 25: accuracy"`` -> ``"Accuracy (Table 25 of the paper)"``: LaTeX numbers the table itself."""
+    match = _TABLE_NUMBER.match(title)
+    if not match:
+        return title
+    rest = title[match.end():]
+    return f"{rest[:1].upper()}{rest[1:]} ({match.group(1)} of the paper)"
+
+
+def latex_table(frame: pd.DataFrame, caption: str = "", label: str = "", empty: str = "") -> str:
+    """A booktabs ``table`` environment of text cells: special characters escaped, numeric columns
+    right-aligned, the caption once; a table without rows holds the sentence ``empty``."""
+    align = "".join("r" if numeric else "l" for numeric in numeric_columns(frame)) or "l"
+    lines = [r"\begin{table}[t]", r"\centering"]
     if caption:
-        lines.append(rf"\caption{{{_latex_escape(caption)}}}")
+        lines.append(rf"\caption{{{_latex_escape(latex_caption(caption))}}}")
     if label:
         lines.append(rf"\label{{{label}}}")
-    lines.append(r"\end{table}")
+    lines += [rf"\begin{{tabular}}{{{align}}}", r"\toprule",
+              " & ".join(_latex_escape(c) for c in frame.columns) + r" \\", r"\midrule"]
+    if len(frame):
+        lines += [" & ".join(_latex_escape(c) for c in row) + r" \\" for row in frame.itertuples(index=False)]
+    else:
+        lines.append(rf"\multicolumn{{{max(len(frame.columns), 1)}}}{{l}}{{{_latex_escape(empty or 'No rows.')}}} \\")
+    lines += [r"\bottomrule", r"\end{tabular}", r"\end{table}"]
     return "\n".join(lines) + "\n"
 
 
 def write_report(out_dir: str | os.PathLike, *, title: str, sections: Sequence[Section], qc: QCReport | None = None,
-                 preamble: str = "", overwrite: bool = False) -> list[Path]:
+                 preamble: str = "", overwrite: bool = False, simulated: bool = False) -> list[Path]:
     """Write a report folder.
 
     Parameters
@@ -164,6 +220,8 @@ def write_report(out_dir: str | os.PathLike, *, title: str, sections: Sequence[S
         Paragraph under the title (data source, settings).
     overwrite : bool
         Write into a folder that already holds files (files of the same names are replaced).
+    simulated : bool
+        The answers come from ``studykit simulate``: :data:`SIMULATED` heads the title and every caption.
 
     Returns
     -------
@@ -182,22 +240,28 @@ def write_report(out_dir: str | os.PathLike, *, title: str, sections: Sequence[S
         raise FileExistsError(f"{out} is not empty; choose another folder or pass overwrite=True (--overwrite)")
     out.mkdir(parents=True, exist_ok=True)
     written: list[Path] = []
-    lines = [f"# {title}", ""] + ([preamble, ""] if preamble else [])
+    prefix = f"{SIMULATED}: " if simulated else ""
+    lines = [f"# {prefix}{title}", ""] + ([preamble, ""] if preamble else [])
+    if simulated:
+        lines += [f"**{SIMULATED}**: every answer in this report was made up by studykit's simulated annotators "
+                  "(`studykit simulate`); the numbers say nothing about people.", ""]
     if qc is not None:
         sections = [_qc_section(qc)] + list(sections)
-        written.append(_csv(qc.exclusions, out / "qc_exclusions.csv"))
+        written.append(write_csv(qc.exclusions, out / "qc_exclusions.csv"))
     for section in sections:
         lines += [f"## {section.title}", ""] + ([section.text, ""] if section.text else [])
         for table in section.tables:
+            table = dataclasses.replace(table, title=prefix + table.title)
             written += _write_table(table, out)
+            body = markdown_table(_display(table)) if len(table.data) else table.empty
             lines += [f"**{table.title}** ([csv]({table.name}.csv), [tex]({table.name}.tex))", "",
-                      markdown_table(_display(table)), ""] + ([table.note, ""] if table.note else [])
+                      body, ""] + ([table.note, ""] if table.note else [])
         for figure in section.figures:
             written.append(_png(figure.figure, out / f"{figure.name}.png"))
             lines += [f"**{figure.title}**", "", f"![{figure.title}]({figure.name}.png)", ""] \
                 + ([figure.note, ""] if figure.note else [])
         for name, frame in section.files.items():
-            written.append(_csv(frame, out / f"{name}.csv"))
+            written.append(write_csv(frame, out / f"{name}.csv"))
             lines += [f"Data: [{name}.csv]({name}.csv) ({len(frame)} rows).", ""]
     if qc is not None:
         lines += ["Every excluded row, with its line in the results file and its rule: "
@@ -209,6 +273,7 @@ def write_report(out_dir: str | os.PathLike, *, title: str, sections: Sequence[S
 
 def _qc_section(qc: QCReport) -> Section:
     config = qc.config
+    notices = "".join(f"\n\n**Notice**: {n}" for n in qc.notices)
     text = (f"Rules applied in order (defaults are the paper's): blank-worker threshold "
             f"{config.blank_worker_threshold:.0%}, at least {config.min_annotators} annotators per task, "
             f"rejected assignments {'dropped' if config.drop_rejected else 'kept'}. For each rule, the rows "
@@ -220,21 +285,25 @@ def _qc_section(qc: QCReport) -> Section:
                                                       in zip(shown["line"], shown["reason"]))
         if len(problems) > len(shown):
             text += f"; and {len(problems) - len(shown)} more"
+    text += notices
     return Section("Quality control", text, tables=[Table("qc_summary", "Quality control", qc.summary)])
 
 
 def _write_table(table: Table, out: Path) -> list[Path]:
     display = _display(table)
     md, tex = out / f"{table.name}.md", out / f"{table.name}.tex"
-    md.write_text(f"{table.title}\n\n{markdown_table(display)}\n" + (f"\n{table.note}\n" if table.note else ""),
-                  encoding="utf-8")
-    tex.write_text(latex_table(display, caption=table.title, label=f"tab:{table.name}"), encoding="utf-8")
-    return [md, _csv(table.data, out / f"{table.name}.csv"), tex]
+    body = markdown_table(display) if len(table.data) else table.empty
+    md.write_text(f"{table.title}\n\n{body}\n" + (f"\n{table.note}\n" if table.note else ""), encoding="utf-8")
+    tex.write_text(latex_table(display if len(table.data) else display.iloc[:0], caption=table.title,
+                               label=f"tab:{table.name}", empty=table.empty), encoding="utf-8")
+    return [md, write_csv(table.data, out / f"{table.name}.csv"), tex]
 
 
-def _csv(frame: pd.DataFrame, path: Path) -> Path:
-    frame.to_csv(path, index=False)
-    return path
+def write_csv(frame: pd.DataFrame, path: str | os.PathLike) -> Path:
+    """Write ``frame`` as CSV with CRLF line ends: cells holding a CR or LF are quoted, so the file reads back
+    with the same rows and cells."""
+    frame.to_csv(path, index=False, lineterminator="\r\n")
+    return Path(path)
 
 
 def _png(figure: Figure, path: Path) -> Path:

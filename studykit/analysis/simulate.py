@@ -45,7 +45,7 @@ from studykit.formats.results_csv import append_results, format_approval_rate, f
 from studykit.formats.studies import STUDIES, StudySchema, study_schema
 
 from .annotations import Annotations
-from .load import LINE, problems_frame
+from .load import LINE, SIMULATED_MARK, problems_frame
 
 __all__ = ["AnnotatorModel", "DEFAULT_ACCURACY", "DESCRIPTIONS", "simulate_annotations", "simulated_annotations",
            "simulated_rows",
@@ -239,7 +239,8 @@ def simulated_rows(batch: Batch, model: AnnotatorModel, *, seed: int = 0) -> lis
     """Batch-results rows (column -> value) of simulated assignments for every task of ``batch``.
 
     ``Input.*`` holds the ``tasks.csv`` columns (``task_id`` included); ``Answer.*`` the answers under the
-    manifest's ``answers`` field names. The number of assignments is the manifest's ``max_assignments``.
+    manifest's ``answers`` field names. ``RequesterAnnotation`` (an MTurk column, free for the requester)
+    is ``studykit:simulated:<batch id>``, so every report computed from the file says it is simulated. The number of assignments is the manifest's ``max_assignments``.
     """
     hit = batch.hit
     assignments = int(hit.get("max_assignments", 5))
@@ -257,7 +258,7 @@ def simulated_rows(batch: Batch, model: AnnotatorModel, *, seed: int = 0) -> lis
               "Reward": format_reward(hit.get("reward", 0)), "CreationTime": format_time(_START),
               "MaxAssignments": assignments, "AssignmentDurationInSeconds": hit.get("assignment_duration_seconds", ""),
               "AutoApprovalDelayInSeconds": delay, "LifetimeInSeconds": hit.get("lifetime_seconds", ""),
-              "AssignmentStatus": "Submitted"}
+              "AssignmentStatus": "Submitted", "RequesterAnnotation": f"{SIMULATED_MARK}:{batch_id}"}
     rows = []
     for i, (record, when) in enumerate(zip(frame.itertuples(index=False), accept)):
         submit = when + timedelta(seconds=int(record.work_time))

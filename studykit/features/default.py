@@ -5,8 +5,7 @@ from __future__ import annotations
 import logging
 from pathlib import Path
 
-import torch
-
+from studykit._device import resolve_device
 from studykit.models import DEFAULT_MODELS, load_default_model
 
 from .extract import ExtractConfig, extract_features
@@ -25,13 +24,6 @@ def image_transform(size: int, channels: int, resize: int | None = None):
     steps = [transforms.Resize(resize), transforms.CenterCrop(size)]
     steps.append(transforms.Grayscale(1) if channels == 1 else transforms.Lambda(lambda im: im.convert("RGB")))
     return transforms.Compose(steps + [transforms.ToTensor()])
-
-
-def resolve_device(device: str) -> torch.device:
-    """``auto`` -> cuda when available, else cpu; anything else as torch names it."""
-    if device == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    return torch.device(device)
 
 
 def extract_default(out_dir, *, limit: int | None = None, val_fraction: float = 0.1, seed: int = 0,

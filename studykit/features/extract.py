@@ -25,7 +25,8 @@ import numpy as np
 import torch
 from torch import nn
 from torch.utils.data import DataLoader, Dataset
-from tqdm.auto import tqdm
+
+from studykit._progress import progress_bar
 
 from .sources import SplitSource, write_sources
 from .store import DENSE_LAYER, FeatureStore, write_meta
@@ -94,28 +95,47 @@ def extract_features(model: nn.Module, splits: Mapping[str, SplitSource], out_di
     -------
     FeatureStore, opened on ``out_dir``.
     """
+    from studykit.distributed import world_size
+
+    if world_size() > 1:   # inside an initialized process group (torchrun): each rank extracts its shard
+        from .sharded import extract_sharded
+
+        return extract_sharded(model, splits, out_dir, classes=classes, model_info=model_info,
+                               dataset_info=dataset_info, config=config, normalize=normalize, progress=progress)
     out_dir = Path(out_dir)
     _refuse_complete_store(out_dir, config.overwrite)
     layer_name, module, use_input = find_layer(model, config.layer)
-    fingerprint = {"model": [model_info.get("spec"), model_info.get("weights_sha256")], "layer": layer_name,
-                   "use_input": use_input, "pool": config.pool, "dataset": dataset_info, "normalize": normalize,
-                   "splits": {k: [s.origin, len(s.dataset)] for k, s in splits.items()}}
+    fingerprint = _fingerprint(model_info, layer_name, use_input, config, dataset_info, normalize, splits)
     run = Progress.open(out_dir, fingerprint, config.overwrite)
     with _tf32(config.allow_tf32), contextlib.closing(_Capture(module, use_input, config.pool)) as capture:
         for split, source in splits.items():
             batches = _image_batches(model, source, capture, config, run.state(split, len(source.dataset)),
                                      normalize)
             _write_split(run, split, source, batches, progress, config.checkpoint_every)
+    _write_store(run, splits, classes, model_info, dataset_info, config, (layer_name, module, use_input))
+    return FeatureStore.open(out_dir)
+
+
+def _fingerprint(model_info, layer_name, use_input, config, dataset_info, normalize, splits) -> dict:
+    """What must not change between a crash and its resume (``progress.json`` refuses a different one)."""
+    return {"model": [model_info.get("spec"), model_info.get("weights_sha256")], "layer": layer_name,
+            "use_input": use_input, "pool": config.pool, "dataset": dataset_info, "normalize": normalize,
+            "splits": {k: [s.origin, len(s.dataset)] for k, s in splits.items()}}
+
+
+def _write_store(run: Progress, splits, classes, model_info, dataset_info, config, layer, world_size: int = 1):
+    """The dense layer (when the features are its input), then ``meta.json`` last; drop ``.partial/``."""
+    layer_name, module, use_input = layer
     meta = _meta(run, splits, classes, model_info, dataset_info,
                  layer=f"input of {layer_name}" if use_input else layer_name, config=config)
+    meta["extract"]["world_size"] = world_size
     if use_input and module.out_features == len(classes):
         from studykit.solver.layers import DecisionLayer
 
         DecisionLayer.from_linear(module, source=f"{model_info.get('spec', 'model')} {layer_name}",
-                                  classes=classes).save(out_dir / DENSE_LAYER)
-    write_meta(out_dir, meta)
+                                  classes=classes).save(run.out_dir / DENSE_LAYER)
+    write_meta(run.out_dir, meta)
     run.finish()
-    return FeatureStore.open(out_dir)
 
 
 def _refuse_complete_store(out_dir: Path, overwrite: bool) -> None:
@@ -154,13 +174,14 @@ def _tf32(allow: bool):
 
 
 class _Guarded(Dataset):
-    """Items ``start..`` of a dataset as ``(position, image, label, error)``; a failing item gives its error."""
+    """Items ``start..stop`` of a dataset as ``(position, image, label, error)``; a failing item gives its error."""
 
-    def __init__(self, dataset: Dataset, start: int):
+    def __init__(self, dataset: Dataset, start: int, stop: int | None = None):
         self.dataset, self.start = dataset, start
+        self.stop = len(dataset) if stop is None else stop
 
     def __len__(self) -> int:
-        return len(self.dataset) - self.start
+        return max(0, self.stop - self.start)
 
     def __getitem__(self, i: int):
         position = self.start + i
@@ -184,14 +205,20 @@ def _collate(items):
 
 @torch.no_grad()
 def _image_batches(model, source: SplitSource, capture: _Capture, config: ExtractConfig, state,
-                   normalize: dict | None) -> Iterator[tuple]:
-    """Yield ``(features, labels, positions, logits, consumed, failures)`` for the items not yet done."""
+                   normalize: dict | None, items: range | None = None) -> Iterator[tuple]:
+    """Yield ``(features, labels, positions, logits, consumed, failures)`` for the items not yet done.
+
+    ``items``: the block of the split this process extracts (all of it by default); ``state.done``
+    counts from its start.
+    """
     device = next(model.parameters()).device
     mean = std = None
     if normalize is not None:
         mean = torch.tensor(normalize["mean"], device=device).view(1, -1, 1, 1)
         std = torch.tensor(normalize["std"], device=device).view(1, -1, 1, 1)
-    loader = DataLoader(_Guarded(source.dataset, state.done), batch_size=config.batch_size, shuffle=False,
+    items = range(len(source.dataset)) if items is None else items
+    loader = DataLoader(_Guarded(source.dataset, items.start + state.done, items.stop),
+                        batch_size=config.batch_size, shuffle=False,
                         num_workers=config.num_workers, collate_fn=_collate)
     for positions, images, labels, failed, consumed in loader:
         failures = [source.describe_failure(p, err) for p, err in failed]
@@ -208,14 +235,17 @@ def _image_batches(model, source: SplitSource, capture: _Capture, config: Extrac
         yield capture.value.float().cpu().numpy(), labels, positions, logits, consumed, failures
 
 
-def _write_split(run: Progress, split: str, source: SplitSource, batches, progress: bool, every: int) -> None:
+def _write_split(run: Progress, split: str, source: SplitSource, batches, progress: bool, every: int,
+                 shard: str | None = None) -> None:
+    """Write a split's batches; ``shard`` (``"rank 1 of 4"``): one rank's block, which may be empty and
+    whose row->source mapping is written when the blocks are joined."""
     state = run.splits[split]
     if state.complete:
-        logger.info("split %s: already extracted, skipped", split)
+        logger.info("split %s%s: already extracted, skipped", split, f" ({shard})" if shard else "")
         return
     writer = SplitWriter(run, split, state)
-    bar = tqdm(total=state.n_items, initial=state.done, desc=f"features {split}", unit="item",
-               disable=not progress)
+    bar = progress_bar(total=state.n_items, initial=state.done, unit="item", disable=not progress,
+                       desc=f"features {split}" + (f" ({shard})" if shard else ""))
     for count, (features, labels, positions, logits, consumed, failures) in enumerate(batches, 1):
         for failure in failures:
             logger.warning("split %s: skipped %s", split, failure)
@@ -228,8 +258,9 @@ def _write_split(run: Progress, split: str, source: SplitSource, batches, progre
         if count % every == 0:
             writer.checkpoint()
     bar.close()
-    writer.finalize()
-    write_sources(run.out_dir, split, source)
+    writer.finalize(allow_empty=shard is not None)
+    if shard is None:
+        write_sources(run.out_dir, split, source)
 
 
 def _meta(run: Progress, splits, classes, model_info, dataset_info, layer: str, config: ExtractConfig) -> dict:

@@ -163,36 +163,106 @@ def default_splits(val_fraction: float = 0.1, seed: int = 0, limit: int | None =
     return splits, train.classes, info, notice
 
 
-def folder_splits(root, transform, val_fraction: float = 0.1,
-                  seed: int = 0) -> tuple[dict[str, SplitSource], tuple[str, ...], dict]:
+def folder_splits(root, transform, val_fraction: float = 0.1, seed: int = 0, labels: Sequence = (),
+                  class_names=None) -> tuple[dict[str, SplitSource], tuple[str, ...], dict]:
     """Splits from an image folder ``root`` with ``train/`` and optionally ``val/`` and ``test/``.
 
-    Each split folder is laid out as torchvision's ``ImageFolder`` (one subfolder per class). When
-    there is no ``val/``, a seeded ``val_fraction`` of ``train/`` is held out as validation.
+    Each split folder is laid out as torchvision's ``ImageFolder`` (one subfolder per class), or is
+    flat (the images directly in it) with their labels in the ``labels`` files (CSV or ``file label``
+    lines; :mod:`studykit.features.labels`). ``root`` itself may be a flat folder with labels: it is
+    then the train split. ``class_names`` (a file) sets the classes' order and names, and maps class
+    folders and labels given as synsets, ids or names; without it the classes are train/'s folders,
+    or the labels found. When there is no ``val/``, a seeded ``val_fraction`` of ``train/`` is held
+    out as validation.
     """
-    from torchvision.datasets import ImageFolder
+    from .labels import read_class_names, read_labels
 
     root = Path(root)
-    if not (root / "train").is_dir():
+    dirs = {name: root / name for name in ("train", "val", "test") if (root / name).is_dir()}
+    if not dirs and labels and root.is_dir() and _image_files(root):
+        dirs = {"train": root}
+    if "train" not in dirs:
         raise FileNotFoundError(f"{root}: expected a folder with train/ (and optionally val/, test/), each "
-                                f"holding one subfolder of images per class")
-    folders = {name: ImageFolder(str(root / name), transform=transform)
-               for name in ("train", "val", "test") if (root / name).is_dir()}
-    classes = tuple(folders["train"].classes)
-    for name, folder in folders.items():
-        if tuple(folder.classes) != classes:
-            raise ValueError(f"{root / name}: its class folders {folder.classes} differ from train/'s {list(classes)}")
-    splits = {}
-    for name, folder in folders.items():
-        paths = [os.path.relpath(p, root) for p, _ in folder.samples]
-        splits[name] = SplitSource(folder, f"folder:{root.resolve() / name}", paths=paths, root=str(root.resolve()))
-    if "val" not in folders:
+                                f"holding one subfolder of images per class or, with --labels, the images")
+    label_map = {}
+    for path in labels:
+        for file, (token, line) in read_labels(path).items():
+            label_map.setdefault(file, (token, f"{path}:{line}"))
+    given = read_class_names(class_names) if class_names is not None else None
+    flat = {name: _image_files(d) for name, d in dirs.items()}
+    flat = {name: files for name, files in flat.items() if files}
+    if flat and not label_map:
+        name = next(iter(flat))
+        raise ValueError(f"{dirs[name]}: holds images directly (a flat folder) but no labels file was given "
+                         f"(--labels FILE)")
+    classes = given or _folder_classes(dirs, flat, label_map)
+    splits = {name: (_flat_split(d, flat[name], label_map, classes, root, transform) if name in flat
+                     else _class_folder_split(d, classes, given is not None, root, transform))
+              for name, d in dirs.items()}
+    if "val" not in dirs:
         train = splits["train"]
         train_idx, val_idx = split_indices(len(train.dataset), val_fraction, seed)
-        splits["train"], splits["val"] = (_subset(train, train_idx), _subset(train, val_idx))
-    info = {"name": f"folder:{root.resolve()}", "val_fraction": val_fraction if "val" not in folders else None,
-            "seed": seed}
-    return dict(sorted(splits.items(), key=lambda kv: ("train", "val", "test").index(kv[0]))), classes, info
+        splits["train"] = _subset(train, train_idx)
+        if len(val_idx):
+            splits["val"] = _subset(train, val_idx)
+    info = {"name": f"folder:{root.resolve()}", "val_fraction": val_fraction if "val" not in dirs else None,
+            "seed": seed, "labels": [str(p) for p in labels] or None,
+            "class_names": None if class_names is None else str(class_names),
+            "synsets": list(classes.ids) if classes.ids is not None else None}
+    ordered = dict(sorted(splits.items(), key=lambda kv: ("train", "val", "test").index(kv[0])))
+    return ordered, classes.names, info
+
+
+def _image_files(folder: Path) -> list[Path]:
+    """Image files directly in ``folder`` (not in subfolders), sorted by name."""
+    from torchvision.datasets.folder import IMG_EXTENSIONS
+
+    return sorted(p for p in folder.iterdir() if p.is_file() and p.suffix.lower() in IMG_EXTENSIONS)
+
+
+def _folder_classes(dirs: dict, flat: dict, label_map: dict):
+    from torchvision.datasets.folder import find_classes
+
+    from .labels import ClassNames, classes_from_tokens
+
+    if "train" not in flat:
+        names = tuple(find_classes(str(dirs["train"]))[0])
+        synsets = all(len(n) == 9 and n[0] == "n" and n[1:].isdigit() for n in names)
+        return ClassNames(names, names if synsets else None, str(dirs["train"]))
+    return classes_from_tokens([token for token, _ in label_map.values()])
+
+
+def _flat_split(folder: Path, files: list[Path], label_map: dict, classes, root: Path, transform) -> SplitSource:
+    from .labels import match_labels
+
+    found = match_labels(files, folder, label_map, "the labels files")
+    labels = [classes.index(token, where) for token, where in found]
+    source = file_split(files, labels, transform, root)
+    source.origin = f"folder:{folder.resolve()}"
+    return source
+
+
+class _Remap:
+    """``target_transform`` of an ImageFolder whose folders map onto a given class list."""
+
+    def __init__(self, mapping: dict[int, int]):
+        self.mapping = mapping
+
+    def __call__(self, target: int) -> int:
+        return self.mapping[target]
+
+
+def _class_folder_split(folder: Path, classes, mapped: bool, root: Path, transform) -> SplitSource:
+    from torchvision.datasets import ImageFolder
+
+    dataset = ImageFolder(str(folder), transform=transform)
+    if mapped:
+        dataset.target_transform = _Remap({i: classes.index(name, f"{folder}/{name}/")
+                                           for name, i in dataset.class_to_idx.items()})
+    elif tuple(dataset.classes) != classes.names:
+        raise ValueError(f"{folder}: its class folders {dataset.classes} differ from train/'s {list(classes.names)}")
+    paths = [os.path.relpath(p, root) for p, _ in dataset.samples]
+    return SplitSource(dataset, f"folder:{folder.resolve()}", paths=paths, root=str(root.resolve()))
 
 
 def _subset(source: SplitSource, indices: np.ndarray) -> SplitSource:

@@ -65,6 +65,7 @@ class Progress:
             shutil.rmtree(progress.partial)
         if path.is_file():
             saved = json.loads(path.read_text())
+            _check_run_settings(out_dir, saved["fingerprint"], progress.fingerprint)
             if saved["fingerprint"] != progress.fingerprint:
                 raise ValueError(f"{out_dir}: holds an unfinished extraction of a different model, layer or "
                                  f"dataset; pass --overwrite to discard it, or choose another folder")
@@ -138,10 +139,13 @@ class SplitWriter:
             array.flush()
         self.progress.save()
 
-    def finalize(self) -> list[str]:
-        """Move the split's arrays into the store folder (compacted to the kept rows); names written."""
+    def finalize(self, allow_empty: bool = False) -> list[str]:
+        """Move the split's arrays into the store folder (compacted to the kept rows); names written.
+
+        ``allow_empty``: a split (one rank's block of it) without a readable item completes with no
+        files instead of raising."""
         self.checkpoint()
-        if not self._arrays:
+        if not self._arrays and not allow_empty:
             raise ValueError(f"split {self.split!r}: no item could be read ({len(self.state.failed)} failed)")
         names = list(self._arrays)
         for name in names:
@@ -158,6 +162,24 @@ class SplitWriter:
         self.state.complete = True
         self.progress.save()
         return names
+
+
+#: Settings of a sharded run that fix which rows each process writes: resuming needs the same ones.
+_RUN_SETTINGS = ("world_size", "batch_size")
+
+
+def _check_run_settings(out_dir: Path, saved: dict, new: dict) -> None:
+    """Name the launch settings (processes, batch size) that differ from the unfinished run's."""
+    changed = [k for k in _RUN_SETTINGS if saved.get(k) != new.get(k)]
+    same_data = {k: v for k, v in saved.items() if k not in _RUN_SETTINGS} == \
+        {k: v for k, v in new.items() if k not in _RUN_SETTINGS}
+    if changed and same_data:
+        def show(fingerprint):
+            return ", ".join(f"{k}={fingerprint.get(k, 'one process' if k == 'world_size' else 'any')}"
+                             for k in changed)
+        raise ValueError(f"{out_dir}: holds an unfinished extraction started with {show(saved)}, now "
+                         f"{show(new)}; resume it with the same number of processes (torchrun "
+                         f"--nproc-per-node x --nnodes) and --batch-size, or pass --overwrite to start again")
 
 
 def _compact(array: np.memmap, rows: int, target: Path) -> None:

@@ -101,15 +101,18 @@ def store_input_shape(store: FeatureStore) -> tuple[int, int, int]:
 
 def load_feature_model(store: FeatureStore, device: str | torch.device = "cpu", *, layer: str | None = None,
                        input_shape: Sequence[int] | None = None) -> FeatureModel:
-    """The :class:`FeatureModel` that produced ``store``'s features, in eval mode on ``device``.
+    """The :class:`FeatureModel` that produced ``store``'s features, in eval mode on ``device``
+    (``auto``, ``cpu``, ``cuda``, ``cuda:N`` or a torch.device).
 
     ``layer`` replaces the store's layer (same notation), e.g. to visualize the pre-activation of
     features that a bounded activation (ReLU6) saturates; ``input_shape`` replaces
     :func:`store_input_shape`. Raises ``ValueError`` when ``meta.json`` names no loadable model, or
     when the weights found now differ (by SHA-256) from the ones the features were extracted with.
     """
+    from studykit._device import resolve_device
     from studykit.models import load_model
 
+    device = resolve_device(device)
     info = store.meta.get("model")
     if not isinstance(info, dict) or not info.get("spec"):
         raise ValueError(f"{store.directory}: meta.json names no model (a store extracted by studykit is needed)")

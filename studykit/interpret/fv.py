@@ -31,7 +31,8 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import nn
-from tqdm.auto import tqdm
+
+from studykit._progress import progress_bar
 
 from .activations import device_dtype
 
@@ -187,8 +188,8 @@ def visualize(model: nn.Module, features: Sequence[int], config: FVConfig | None
         raise ValueError(f"batch_size={batch_size!r} is invalid: expected an integer >= 1")
     shape = _image_shape(model, image_shape)
     parts = []
-    with tqdm(total=len(features) * config.steps, desc="feature visualization", unit="image-step",
-              disable=not progress) as bar:
+    with progress_bar(total=len(features) * config.steps, desc="feature visualization", unit="image-step",
+                      disable=not progress) as bar:
         for lo in range(0, len(features), batch_size):
             parts.append(_render_batch(model, features[lo:lo + batch_size], signs[lo:lo + batch_size],
                                        config, shape, bar))

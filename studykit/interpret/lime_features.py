@@ -9,6 +9,9 @@ Two steps, as in the paper:
    deviation over the training split, :func:`~studykit.interpret.activations.feature_statistics`)
    instead of a class probability. Superpixels come from scikit-image's SLIC.
 
+:func:`explain_prototypes` runs both steps for many features (the loop behind ``studykit interpret
+lime`` and the LIME pictures of :class:`~studykit.interpret.provider.FeatureImageProvider`).
+
 A :class:`FeatureExplanation` holds the superpixels and LIME's weight for each; it renders the
 ``n`` superpixels with the largest weights of one sign (positive for top prototypes: what drives the
 feature up; negative for bottom prototypes) in colour with an outline, and the rest of the image
@@ -19,6 +22,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Iterable, Iterator, Sequence
 
 import numpy as np
 import pandas as pd
@@ -27,8 +31,10 @@ from torch import nn
 
 from studykit.features import FeatureStore
 
-from .activations import device_dtype
-from .images import MIN_SIDE, enlarge, save_png, upscale_factor
+from studykit._progress import progress_bar
+
+from .activations import device_dtype, feature_statistics
+from .images import MIN_SIDE, enlarge, row_array, save_png, upscale_factor
 
 #: Gray that non-highlighted superpixels are blended towards (as in the paper's figures).
 FADE_GRAY = 0.6
@@ -216,6 +222,86 @@ def explain_feature(model: nn.Module, image: np.ndarray, feature: int, config: L
     activation = float(normalized_activation(rgb[None])[0, 0])
     return FeatureExplanation(int(feature), image, segments, weights, float(explanation.intercept[0]),
                               float(explanation.score), activation)
+
+
+@dataclass(frozen=True)
+class PrototypeExplanation:
+    """LIME's explanation of a feature on one of its prototypes (:func:`explain_prototypes`).
+
+    Attributes
+    ----------
+    feature : int
+    which : ``"top"`` or ``"bottom"``
+    rank : int, 1 for the most extreme row
+    split : str
+    row : int, the row of ``split``
+    activation : float, the feature's raw activation on the row
+    explanation : FeatureExplanation
+    """
+
+    feature: int
+    which: str
+    rank: int
+    split: str
+    row: int
+    activation: float
+    explanation: FeatureExplanation
+
+    @property
+    def sign(self) -> int:
+        """The sign of the superpixels worth showing: +1 for top prototypes, -1 for bottom ones."""
+        return 1 if self.which == "top" else -1
+
+    def record(self) -> dict:
+        """One row of a table of explanations (no arrays)."""
+        return {"feature": self.feature, "which": self.which, "rank": self.rank, "split": self.split,
+                "row": self.row, "activation": self.activation, "normalized": self.explanation.activation,
+                "lime_score": self.explanation.score}
+
+
+def explain_prototypes(model: nn.Module, store: FeatureStore, features: Iterable[int], *, k: int = 1,
+                       which: Sequence[str] = ("top",), split: str = "test", config: LimeConfig = LimeConfig(),
+                       input_shape: Sequence[int] | None = None,
+                       progress: bool = False) -> Iterator[PrototypeExplanation]:
+    """LIME on each feature's ``k`` most (``"top"``) and/or least (``"bottom"``) activating rows of ``split``.
+
+    The explained quantity is the paper's normalized activation: the feature's mean and standard
+    deviation come from the store's train split (``split`` when there is none). Explanations are
+    yielded one at a time (feature by feature, ``which`` in the order given, rank 1 first), so a
+    caller can save each as it comes.
+
+    Parameters
+    ----------
+    model : nn.Module
+        The store's model as a feature extractor (:func:`~studykit.interpret.activations.load_feature_model`).
+    store : FeatureStore
+    features : iterable of int
+    k : int
+    which : sequence of ``"top"`` and ``"bottom"``
+    split : str
+    config : LimeConfig
+    input_shape : (C, H, W), optional
+        How the images are preprocessed [default: ``model.input_shape``].
+    progress : bool
+        Show a progress bar over the explanations.
+    """
+    features = [int(f) for f in features]
+    for side in which:
+        if side not in ("top", "bottom"):
+            raise ValueError(f"which={tuple(which)!r} is invalid: expected 'top' and/or 'bottom'")
+    shape = tuple(input_shape) if input_shape is not None else tuple(model.input_shape)
+    mean, std = feature_statistics(store, "train" if store.has("train") else split)
+    with progress_bar(total=len(features) * len(which) * k, desc="LIME", unit="image",
+                      disable=not progress) as bar:
+        for feature in features:
+            for side in which:
+                rows, activations = prototypes(store, split, feature, k, side)
+                for rank, (row, activation) in enumerate(zip(rows, activations), 1):
+                    image = row_array(store, split, int(row), shape)
+                    explanation = explain_feature(model, image, feature, config, center=float(mean[feature]),
+                                                  scale=float(std[feature]))
+                    bar.update(1)
+                    yield PrototypeExplanation(feature, side, rank, split, int(row), float(activation), explanation)
 
 
 def superpixels(image: np.ndarray, config: LimeConfig) -> np.ndarray:

@@ -32,12 +32,13 @@ from typing import Callable, Iterable, Sequence
 
 import torch
 
+from studykit._device import resolve_device
 from studykit.features import FeatureStore
 
-from .activations import FeatureModel, feature_statistics, load_feature_model, store_input_shape
+from .activations import FeatureModel, load_feature_model, store_input_shape
 from .fv import FVConfig, LucidConfig, visualize
 from .images import row_array, save_png
-from .lime_features import LimeConfig, explain_feature, prototypes
+from .lime_features import LimeConfig, explain_prototypes, prototypes
 
 #: The kinds of picture a provider draws.
 KINDS = ("fv", "lime", "top")
@@ -61,7 +62,7 @@ class FeatureImageProvider:
     lime_config : LimeConfig, default ``LimeConfig()``
     fv_layer : str, optional
         Layer to visualize instead of the store's (``fv`` only), e.g. a pre-activation.
-    device : str or torch.device
+    device : ``auto``, ``cpu``, ``cuda``, ``cuda:N`` or a torch.device
     input_shape : (C, H, W), optional
         Default: :func:`~studykit.interpret.activations.store_input_shape`.
     batch_size : int
@@ -82,7 +83,8 @@ class FeatureImageProvider:
         self.cache_dir = Path(cache_dir)
         self.fv_config = fv_config or LucidConfig()
         self.lime_config = lime_config or LimeConfig()
-        self.fv_layer, self.device, self.batch_size, self.progress = fv_layer, device, batch_size, progress
+        self.fv_layer, self.batch_size, self.progress = fv_layer, batch_size, progress
+        self.device = resolve_device(device)
         self.input_shape = tuple(input_shape) if input_shape is not None else store_input_shape(store)
         if kind != "fv":
             store.split(split)   # fail now, naming the missing file, rather than at the first feature
@@ -131,13 +133,10 @@ class FeatureImageProvider:
             save_png(image, paths[feature])
 
     def _draw_lime(self, features: list[int], paths: dict[int, Path]) -> None:
-        mean, std = feature_statistics(self.store, "train" if self.store.has("train") else self.split)
-        for feature in features:
-            (row,), _ = prototypes(self.store, self.split, feature, k=1)
-            image = row_array(self.store, self.split, int(row), self.input_shape)
-            explanation = explain_feature(self.model, image, feature, self.lime_config,
-                                          center=float(mean[feature]), scale=float(std[feature]))
-            explanation.save(paths[feature], self.lime_config.n_highlight)
+        for item in explain_prototypes(self.model, self.store, features, k=1, which=("top",), split=self.split,
+                                       config=self.lime_config, input_shape=self.input_shape,
+                                       progress=self.progress):
+            item.explanation.save(paths[item.feature], self.lime_config.n_highlight)
 
     def _draw_top(self, features: list[int], paths: dict[int, Path]) -> None:
         for feature in features:

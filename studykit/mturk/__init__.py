@@ -4,7 +4,7 @@ A batch folder (``docs/batch-folder.md``) goes to MTurk and comes back as a batc
 
     environment = Environment()                       # the sandbox; Environment(production=True) for real
     client, batch = make_client(environment), load_batch("batch/")
-    with Ledger(batch.directory, environment.endpoint) as ledger:
+    with Ledger(batch.directory, environment.ledger_key) as ledger:
         plan = prepare_post(client, batch, ledger, environment, Qualifications())
         print(plan.describe())                        # endpoint, cost with MTurk's fee, balance
         post_batch(client, batch, ledger, plan, progress=True)
@@ -12,7 +12,7 @@ A batch folder (``docs/batch-folder.md``) goes to MTurk and comes back as a batc
         fetch_results(client, batch, ledger, results_path(batch, environment))
 
 Posting is idempotent (ledger + ``UniqueRequestToken`` + ``RequesterAnnotation``), so a run can be
-killed and restarted at any point. :mod:`studykit.mturk.fake_server` serves the same protocol
+killed and restarted at any point. :mod:`studykit.mturk.local` serves the same protocol
 locally for tests and the demo. ``docs/mturk.md`` walks through the sandbox with the CLI.
 """
 

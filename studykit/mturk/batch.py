@@ -32,7 +32,7 @@ class Task:
     Attributes
     ----------
     index : int
-        Position in ``tasks.csv`` (0-based); with the batch id it makes the HIT's idempotency token.
+        Position in ``tasks.csv`` (0-based).
     task_id : str
         The row's ``task_id`` (``t00000``...), also the page's file name in ``hits/``.
     inputs : dict of str to str
@@ -71,9 +71,10 @@ class Batch:
     def request_token(self, task: Task) -> str:
         """The task's ``UniqueRequestToken``: the same on every run, so MTurk refuses a second HIT.
 
-        ``studykit-<batch_id>-<index>``; :mod:`studykit.mturk.preflight` checks its 64-character limit.
+        ``studykit-<batch_id>-<task_id>``: it names the task, not its row, so a task added to a posted
+        batch gets a token of its own. :mod:`studykit.mturk.preflight` checks the 64-character limit.
         """
-        return f"studykit-{self.batch_id}-{task.index}"
+        return f"studykit-{self.batch_id}-{task.task_id}"
 
     def annotation(self, task: Task) -> str:
         """The task's ``RequesterAnnotation`` (``studykit:<batch_id>:<task_id>``), which ListHITs

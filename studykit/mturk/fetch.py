@@ -10,6 +10,12 @@ assignment's raw record, Answer XML included, is kept in the ledger; then
 - ``results/mturk-<environment>.assignments.jsonl`` is rewritten with every raw record and its
   current status.
 
+A HIT MTurk says does not exist (deleted outside studykit, or a wrong id in the ledger) does not stop
+the fetch: it is named in the report, stamped ``missing_at`` in the ledger and skipped by later
+fetches (``reconcile`` looks for the task's HIT again by its RequesterAnnotation). Other HITs'
+assignments are saved and written as usual. Results files get ordinary permissions (0666 less the
+umask), like any file the user creates.
+
 A row is written when its assignment is first fetched; later status changes (approval, rejection)
 are in the ledger and the JSONL file, and in the CSV only once it is rebuilt, which happens when new
 answer fields appear (or when the CSV is deleted and the fetch run again).
@@ -20,18 +26,19 @@ from __future__ import annotations
 import csv
 import json
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 
-from tqdm.auto import tqdm
+from botocore.exceptions import ClientError
 
 from studykit._io import write_text as atomic_write_text
+from studykit._progress import progress_bar
 from studykit.formats.results_csv import append_results, format_reward, format_time, results_columns
 
 from .answers import parse_answers
 from .batch import Batch
-from .client import Environment
+from .client import Environment, describe_error, is_turk_error
 from .ledger import AssignmentRecord, Ledger
 from .reconcile import list_batch_hits
 
@@ -39,6 +46,7 @@ __all__ = ["FetchReport", "results_path", "fetch_results"]
 
 ASSIGNMENT_STATUSES = ["Submitted", "Approved", "Rejected"]
 PAGE_SIZE = 100
+HIT_DOES_NOT_EXIST = "AWS.MechanicalTurk.HITDoesNotExist"
 
 
 @dataclass(frozen=True)
@@ -56,6 +64,12 @@ class FetchReport:
     rows_added : int
         Rows added to the results CSV (every row when it was rebuilt for new answer fields).
     results_csv, raw_jsonl : Path
+    missing : dict of str to str
+        HIT id -> why, for HITs MTurk says do not exist (now stamped ``missing_at`` in the ledger).
+    failed : dict of str to str
+        HIT id -> why, for HITs whose assignments could not be listed for another reason.
+    n_skipped_missing : int
+        HITs recorded missing by an earlier fetch, not asked for again.
     """
 
     n_hits: int
@@ -64,6 +78,14 @@ class FetchReport:
     rows_added: int
     results_csv: Path
     raw_jsonl: Path
+    missing: dict = field(default_factory=dict)
+    failed: dict = field(default_factory=dict)
+    n_skipped_missing: int = 0
+
+    @property
+    def complete(self) -> bool:
+        """Whether every HIT asked for was fetched."""
+        return not self.missing and not self.failed
 
 
 def results_path(batch: Batch, environment: Environment) -> Path:
@@ -112,9 +134,17 @@ def _assignment_row(record: AssignmentRecord, answers: dict) -> dict:
             **{f"Answer.{name}": value for name, value in answers.items()}}
 
 
+def _normal_permissions(path: Path) -> None:
+    """Give a file written through a private temporary file (0600) the mode a new file would get."""
+    umask = os.umask(0)
+    os.umask(umask)
+    os.chmod(path, 0o666 & ~umask)
+
+
 def _write_jsonl(path: Path, records: list[AssignmentRecord]) -> None:
     lines = [json.dumps({"TaskId": record.task_id, **record.record}, sort_keys=True) + "\n" for record in records]
     atomic_write_text(path, "".join(lines))
+    _normal_permissions(path)
 
 
 def _csv_header(path: Path) -> list[str] | None:
@@ -133,23 +163,42 @@ def _write_csv(path: Path, rows: list[dict], input_fields: list[str], answer_fie
         return [name for name in names if not name.startswith("Answer.")]
 
     if header is None or header == columns or fixed(header) != fixed(columns):
-        return append_results(path, rows, input_fields=input_fields, answer_fields=answer_fields)
-    rebuilt = path.with_name(path.name + ".rebuild")
-    rebuilt.unlink(missing_ok=True)
-    append_results(rebuilt, rows, input_fields=input_fields, answer_fields=answer_fields)
-    os.replace(rebuilt, path)
-    return len(rows)
+        added = append_results(path, rows, input_fields=input_fields, answer_fields=answer_fields)
+    else:
+        rebuilt = path.with_name(path.name + ".rebuild")
+        rebuilt.unlink(missing_ok=True)
+        append_results(rebuilt, rows, input_fields=input_fields, answer_fields=answer_fields)
+        os.replace(rebuilt, path)
+        added = len(rows)
+    _normal_permissions(path)
+    return added
 
 
-def _refresh_ledger(client, ledger: Ledger, progress: bool) -> int:
-    """List the assignments of every HIT in the ledger (deleted ones excepted) and save them; the HIT count."""
-    hits = [record for record in ledger.created_hits() if record.deleted_at is None]
-    for record in tqdm(hits, desc="fetching assignments", unit="HIT", disable=not progress):
+def _refresh_ledger(client, ledger: Ledger, progress: bool) -> tuple[int, dict, dict, int]:
+    """List and save the assignments of every HIT in the ledger, deleted and missing ones excepted.
+
+    Returns the number of HITs listed, the missing HITs and the failed ones (HIT id -> why), and
+    the number skipped as recorded missing earlier. A failure on one HIT does not stop the others.
+    """
+    live = [record for record in ledger.created_hits() if record.deleted_at is None]
+    hits = [record for record in live if record.missing_at is None]
+    missing, failed = {}, {}
+    for record in progress_bar(hits, desc="fetching assignments", unit="HIT", disable=not progress):
+        try:
+            listed = _list_assignments(client, record.hit_id)
+        except ClientError as error:
+            reason = f"task {record.task_id}: {describe_error(error)}"
+            if is_turk_error(error, HIT_DOES_NOT_EXIST):
+                ledger.mark_hit(record.hit_id, "missing_at")
+                missing[record.hit_id] = reason
+            else:
+                failed[record.hit_id] = reason
+            continue
         ledger.save_assignments([
             AssignmentRecord(assignment_id=a["AssignmentId"], hit_id=record.hit_id, task_id=record.task_id,
                              worker_id=a["WorkerId"], status=a["AssignmentStatus"], record=_jsonable(a))
-            for a in _list_assignments(client, record.hit_id)])
-    return len(hits)
+            for a in listed])
+    return len(hits) - len(missing) - len(failed), missing, failed, len(live) - len(hits)
 
 
 def _result_rows(client, batch: Batch, ledger: Ledger, assignments: list) -> tuple[list[dict], list[str]]:
@@ -186,10 +235,12 @@ def fetch_results(client, batch: Batch, ledger: Ledger, results_csv: str | os.Pa
     Returns
     -------
     FetchReport
+        Missing and failed HITs are reported there, not raised: the other HITs are fetched and
+        written all the same.
     """
     results_csv = Path(results_csv)
     known = {record.assignment_id for record in ledger.assignments()}
-    n_hits = _refresh_ledger(client, ledger, progress)
+    n_hits, missing, failed, n_skipped = _refresh_ledger(client, ledger, progress)
     assignments = ledger.assignments()
     rows, answer_fields = _result_rows(client, batch, ledger, assignments)
     added = _write_csv(results_csv, rows, list(batch.input_fields), answer_fields) if rows else 0
@@ -197,4 +248,5 @@ def fetch_results(client, batch: Batch, ledger: Ledger, results_csv: str | os.Pa
     _write_jsonl(raw_jsonl, assignments)
     return FetchReport(n_hits=n_hits, n_assignments=len(assignments),
                        n_new=len({a.assignment_id for a in assignments} - known), rows_added=added,
-                       results_csv=results_csv, raw_jsonl=raw_jsonl)
+                       results_csv=results_csv, raw_jsonl=raw_jsonl, missing=missing, failed=failed,
+                       n_skipped_missing=n_skipped)

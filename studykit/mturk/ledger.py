@@ -8,13 +8,18 @@ Tables
 ------
 ``hits``
     One row per task: an *intent* (token, annotation) written before CreateHITWithHITType, then the
-    HIT id written after it (``state`` ``intent`` -> ``created``); ``expired_at``/``deleted_at``.
+    HIT id written after it (``state`` ``intent`` -> ``created``); ``expired_at``/``deleted_at``, and
+    ``missing_at`` when MTurk said the HIT does not exist (deleted outside studykit, or a wrong id).
 ``assignments``
     Every fetched assignment: ids, worker, status and the raw API record (Answer XML included).
 ``actions``
     Approvals, rejections and bonuses: an intent, then ``done`` or ``failed`` (with the error).
 ``meta``
-    Key/value facts such as the HIT type id.
+    Key/value facts such as the HIT type id and the folder that created the HITs (``batch_dir``).
+
+A file that is not an SQLite database, or whose pages are damaged, raises :class:`LedgerError`
+naming the file and the command that rebuilds it from MTurk (:func:`move_aside`, then
+:func:`~studykit.mturk.reconcile.reconcile_ledger`).
 """
 
 from __future__ import annotations
@@ -26,9 +31,12 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
 
-__all__ = ["LEDGER_FILE", "Ledger", "HITRecord", "AssignmentRecord", "ActionRecord"]
+__all__ = ["LEDGER_FILE", "Ledger", "LedgerError", "HITRecord", "AssignmentRecord", "ActionRecord", "is_damaged",
+           "move_aside"]
 
 LEDGER_FILE = "mturk.sqlite"
+ORIGIN_KEY = "batch_dir"
+_SIDE_FILES = ("-journal", "-wal", "-shm")
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (
@@ -47,6 +55,61 @@ CREATE TABLE IF NOT EXISTS actions (
     PRIMARY KEY (endpoint, kind, assignment_id));
 """
 ACTION_KINDS = ("approve", "reject", "bonus")
+_HIT_STAMPS = ("expired_at", "deleted_at", "missing_at")
+
+
+class LedgerError(ValueError):
+    """The ledger file cannot be used: ``damaged`` (not an SQLite database, or damaged pages: rebuild
+    it) or not (another process holds its lock, the folder is read-only...)."""
+
+    def __init__(self, message: str, *, damaged: bool):
+        super().__init__(message)
+        self.damaged = damaged
+
+
+_DAMAGED = (sqlite3.SQLITE_CORRUPT, sqlite3.SQLITE_NOTADB)
+
+
+def _unreadable(path: Path, error: sqlite3.DatabaseError) -> LedgerError:
+    """One line naming the file: for a damaged file, with the command that rebuilds it; for an
+    operational failure (a lock held by another process, a read-only folder), SQLite's reason only."""
+    reason = " ".join(str(error).split())
+    if isinstance(error, sqlite3.OperationalError) and getattr(error, "sqlite_errorcode", None) not in _DAMAGED:
+        return LedgerError(f"{path}: cannot use the ledger ({reason})", damaged=False)
+    return LedgerError(f"{path}: not a readable studykit ledger ({reason}); move it aside and rebuild it from "
+                       f"MTurk with `studykit mturk reconcile {path.parent} --rebuild`", damaged=True)
+
+
+def is_damaged(batch_dir: str | os.PathLike) -> bool:
+    """Whether the batch's ledger exists and is damaged (see :class:`LedgerError`)."""
+    if not (Path(batch_dir) / LEDGER_FILE).exists():
+        return False
+    try:
+        Ledger(batch_dir, "", timeout=30).close()
+    except LedgerError as error:
+        return error.damaged
+    return False
+
+
+def move_aside(batch_dir: str | os.PathLike) -> Path | None:
+    """Rename the batch's ledger (and SQLite's side files) to ``mturk.sqlite.broken-<UTC time>``.
+
+    Returns
+    -------
+    Path or None
+        The new name of the ledger, None when there was none.
+    """
+    path = Path(batch_dir) / LEDGER_FILE
+    if not path.exists():
+        return None
+    stamp = datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%S%fZ")
+    target = path.with_name(f"{LEDGER_FILE}.broken-{stamp}")
+    for suffix in _SIDE_FILES:
+        side = path.with_name(LEDGER_FILE + suffix)
+        if side.exists():
+            os.replace(side, target.with_name(target.name + suffix))
+    os.replace(path, target)
+    return target
 
 
 def _now() -> str:
@@ -66,6 +129,7 @@ class HITRecord:
     hit_id: str | None
     expired_at: str | None
     deleted_at: str | None
+    missing_at: str | None = None
 
 
 @dataclass(frozen=True)
@@ -102,19 +166,46 @@ class Ledger:
     batch_dir : path-like
         The batch folder; ``mturk.sqlite`` is created there when absent.
     endpoint : str
-        The MTurk endpoint URL the records belong to.
+        What the records are filed under: :attr:`Environment.ledger_key
+        <studykit.mturk.client.Environment.ledger_key>` (the endpoint URL, prefixed ``production:``
+        for production at an override URL).
+    timeout : float
+        Seconds to wait for another process's lock on the file.
+
+    Raises
+    ------
+    LedgerError
+        When ``mturk.sqlite`` is not an SQLite database or fails SQLite's integrity check.
 
     Use as a context manager, or call :meth:`close`.
     """
 
-    def __init__(self, batch_dir: str | os.PathLike, endpoint: str):
-        self.path = Path(batch_dir) / LEDGER_FILE
+    def __init__(self, batch_dir: str | os.PathLike, endpoint: str, *, timeout: float = 30.0):
+        self.directory = Path(batch_dir)
+        self.path = self.directory / LEDGER_FILE
         self.endpoint = endpoint
-        self._conn = sqlite3.connect(self.path, timeout=30)
+        try:
+            self._conn = sqlite3.connect(self.path, timeout=timeout)
+        except sqlite3.DatabaseError as error:
+            raise _unreadable(self.path, error) from None
         self._conn.row_factory = sqlite3.Row
+        try:
+            self._open()
+        except sqlite3.DatabaseError as error:
+            self._conn.close()
+            raise _unreadable(self.path, error) from None
+
+    def _open(self) -> None:
         self._conn.execute("PRAGMA synchronous = FULL")
         with self._conn:
             self._conn.executescript(_SCHEMA)
+        problems = [row[0] for row in self._conn.execute("PRAGMA quick_check").fetchall()]
+        if problems != ["ok"]:
+            raise sqlite3.DatabaseError(f"integrity check: {problems[0]}")
+        columns = {row["name"] for row in self._conn.execute("PRAGMA table_info(hits)")}
+        if "missing_at" not in columns:   # ledgers written before missing HITs were recorded
+            with self._conn:
+                self._conn.execute("ALTER TABLE hits ADD COLUMN missing_at TEXT")
 
     def close(self) -> None:
         self._conn.close()
@@ -127,11 +218,17 @@ class Ledger:
 
     def _write(self, sql: str, **params) -> None:
         """Run one statement in its own transaction; ``:endpoint`` is this ledger's endpoint."""
-        with self._conn:
-            self._conn.execute(sql, {"endpoint": self.endpoint, **params})
+        try:
+            with self._conn:
+                self._conn.execute(sql, {"endpoint": self.endpoint, **params})
+        except sqlite3.DatabaseError as error:
+            raise _unreadable(self.path, error) from None
 
     def _rows(self, sql: str, **params) -> list[sqlite3.Row]:
-        return self._conn.execute(sql, {"endpoint": self.endpoint, **params}).fetchall()
+        try:
+            return self._conn.execute(sql, {"endpoint": self.endpoint, **params}).fetchall()
+        except sqlite3.DatabaseError as error:
+            raise _unreadable(self.path, error) from None
 
     # ------------------------------------------------------------------ meta
     def get(self, key: str) -> str | None:
@@ -142,11 +239,26 @@ class Ledger:
         self._write("INSERT OR REPLACE INTO meta (endpoint, key, value) VALUES (:endpoint, :key, :value)",
                     key=key, value=value)
 
+    @property
+    def origin(self) -> str | None:
+        """The folder (absolute path) that created this endpoint's HITs, as recorded by :meth:`claim`."""
+        return self.get(ORIGIN_KEY)
+
+    @property
+    def foreign_origin(self) -> str | None:
+        """:attr:`origin` when it is another folder than this one (the ledger was copied or moved), else None."""
+        origin = self.origin
+        return origin if origin is not None and origin != str(self.directory.resolve()) else None
+
+    def claim(self) -> None:
+        """Record this folder as the one whose HITs these are (posting does it; so does ``reconcile``)."""
+        self.set(ORIGIN_KEY, str(self.directory.resolve()))
+
     # ------------------------------------------------------------------ hits
     def hits(self) -> list[HITRecord]:
         """Every task's record, in task order."""
         rows = self._rows("SELECT task_id, task_index, token, annotation, hit_type_id, state, hit_id, expired_at, "
-                          "deleted_at FROM hits WHERE endpoint = :endpoint ORDER BY task_index")
+                          "deleted_at, missing_at FROM hits WHERE endpoint = :endpoint ORDER BY task_index")
         return [HITRecord(**dict(row)) for row in rows]
 
     def created_hits(self) -> list[HITRecord]:
@@ -157,7 +269,8 @@ class Ledger:
         """Write, before CreateHITWithHITType, that this task's HIT is about to be created."""
         self._write("INSERT INTO hits (endpoint, task_id, task_index, token, annotation, hit_type_id, state, "
                     "intent_at) VALUES (:endpoint, :task_id, :task_index, :token, :annotation, :hit_type_id, "
-                    "'intent', :now) ON CONFLICT (endpoint, task_id) DO UPDATE SET intent_at = excluded.intent_at "
+                    "'intent', :now) ON CONFLICT (endpoint, task_id) DO UPDATE SET intent_at = excluded.intent_at, "
+                    "token = excluded.token, task_index = excluded.task_index "
                     "WHERE state = 'intent'", task_id=task_id, task_index=task_index, token=token,
                     annotation=annotation, hit_type_id=hit_type_id, now=_now())
 
@@ -167,15 +280,16 @@ class Ledger:
         self._write("INSERT INTO hits (endpoint, task_id, task_index, token, annotation, hit_type_id, state, hit_id, "
                     "created_at) VALUES (:endpoint, :task_id, :task_index, :token, :annotation, :hit_type_id, "
                     "'created', :hit_id, :now) ON CONFLICT (endpoint, task_id) DO UPDATE SET state = 'created', "
-                    "hit_id = excluded.hit_id, created_at = excluded.created_at, "
+                    "hit_id = excluded.hit_id, created_at = excluded.created_at, missing_at = NULL, "
+                    "task_index = excluded.task_index, token = excluded.token, "
                     "hit_type_id = COALESCE(excluded.hit_type_id, hit_type_id)",
                     task_id=task_id, task_index=task_index, token=token, annotation=annotation,
                     hit_type_id=hit_type_id, hit_id=hit_id, now=_now())
 
     def mark_hit(self, hit_id: str, column: str) -> None:
-        """Stamp ``expired_at`` or ``deleted_at`` on the HIT ``hit_id``."""
-        if column not in ("expired_at", "deleted_at"):
-            raise ValueError(f"column must be expired_at or deleted_at, got {column!r}")
+        """Stamp ``expired_at``, ``deleted_at`` or ``missing_at`` on the HIT ``hit_id``."""
+        if column not in _HIT_STAMPS:
+            raise ValueError(f"column must be one of {_HIT_STAMPS}, got {column!r}")
         self._write(f"UPDATE hits SET {column} = :now WHERE endpoint = :endpoint AND hit_id = :hit_id",
                     now=_now(), hit_id=hit_id)
 

@@ -17,7 +17,8 @@ from datetime import datetime, timezone
 from decimal import Decimal
 
 from botocore.exceptions import ClientError
-from tqdm.auto import tqdm
+
+from studykit._progress import progress_bar
 
 from .batch import Batch
 from .client import describe_error
@@ -100,7 +101,7 @@ def _for_each_hit(ledger: Ledger, call, column: str, *, skip, desc: str, progres
     """``call(hit_id)`` for each HIT in the ledger not ``skip``-ped; stamps ``column`` on success."""
     done = skipped = 0
     failed = {}
-    for record in tqdm(ledger.created_hits(), desc=desc, unit="HIT", disable=not progress):
+    for record in progress_bar(ledger.created_hits(), desc=desc, unit="HIT", disable=not progress):
         if skip(record):
             skipped += 1
             continue
@@ -115,7 +116,8 @@ def _for_each_hit(ledger: Ledger, call, column: str, *, skip, desc: str, progres
 
 
 def expire_batch(client, ledger: Ledger, *, progress: bool = False) -> ActionReport:
-    """Expire every HIT of the batch now (HITs already expired or deleted through studykit are skipped).
+    """Expire every HIT of the batch now (HITs already expired or deleted through studykit, and HITs a
+    fetch found missing on MTurk, are skipped).
 
     Returns
     -------
@@ -123,12 +125,13 @@ def expire_batch(client, ledger: Ledger, *, progress: bool = False) -> ActionRep
         Failures by HIT id.
     """
     return _for_each_hit(ledger, lambda hit_id: client.update_expiration_for_hit(HITId=hit_id, ExpireAt=EXPIRED),
-                         "expired_at", skip=lambda r: r.expired_at or r.deleted_at, desc="expiring HITs",
+                         "expired_at", skip=lambda r: r.expired_at or r.deleted_at or r.missing_at, desc="expiring HITs",
                          progress=progress)
 
 
 def delete_batch(client, ledger: Ledger, *, progress: bool = False) -> ActionReport:
-    """Delete every HIT of the batch that MTurk lets go (Reviewable, every assignment reviewed).
+    """Delete every HIT of the batch that MTurk lets go (Reviewable, every assignment reviewed); HITs
+    already deleted, or found missing by a fetch, are skipped.
 
     Deleted HITs disappear from ListHITs and their assignments can no longer be fetched or their
     rejections overturned: fetch and review first.
@@ -139,4 +142,4 @@ def delete_batch(client, ledger: Ledger, *, progress: bool = False) -> ActionRep
         Failures by HIT id, with MTurk's reason.
     """
     return _for_each_hit(ledger, lambda hit_id: client.delete_hit(HITId=hit_id), "deleted_at",
-                         skip=lambda r: r.deleted_at, desc="deleting HITs", progress=progress)
+                         skip=lambda r: r.deleted_at or r.missing_at, desc="deleting HITs", progress=progress)

@@ -66,21 +66,23 @@ class ReconcileReport:
 def reconcile_ledger(client, batch: Batch, ledger: Ledger) -> ReconcileReport:
     """Record in the ledger every HIT of ``batch`` that ListHITs shows and the ledger lacks.
 
-    Tasks whose ledger record already has a HIT id keep it. A task with several HITs (possible only
-    when the ledger was lost *and* the 24-hour token memory had passed) keeps the oldest; the others
-    are reported, to be expired by hand.
+    Tasks whose ledger record already has a HIT id keep it, unless MTurk said that HIT does not exist
+    (``missing_at``, recorded by fetch): then the HIT listed for the task replaces it. A task with
+    several HITs (possible only when the ledger was lost *and* the 24-hour token memory had passed)
+    keeps the oldest; the others are reported, to be expired by hand.
 
     Returns
     -------
     ReconcileReport
     """
     listed = list_batch_hits(client, batch.batch_id)
-    known = {record.task_id for record in ledger.created_hits()}
+    known = {record.task_id for record in ledger.created_hits() if record.missing_at is None}
     added = 0
     for task in batch.tasks:
         hits = listed.get(task.task_id)
         if not hits or task.task_id in known:
             continue
+        log.info("task %s: HIT %s found by its RequesterAnnotation", task.task_id, hits[0]["HITId"])
         ledger.record_created(task.task_id, task.index, batch.request_token(task), batch.annotation(task),
                               hits[0]["HITTypeId"], hits[0]["HITId"])
         added += 1

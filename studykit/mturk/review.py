@@ -17,7 +17,8 @@ from decimal import Decimal
 from typing import Callable, Iterable
 
 from botocore.exceptions import ClientError
-from tqdm.auto import tqdm
+
+from studykit._progress import progress_bar
 
 from studykit.formats.hit import REWARD_PATTERN
 
@@ -173,7 +174,7 @@ def review_assignments(client, ledger: Ledger, decisions: Iterable[Decision], *,
     workers = {a.assignment_id: a.worker_id for a in ledger.assignments()}
     done = skipped = 0
     failed = {}
-    for decision in tqdm(list(decisions), desc="reviewing", unit="assignment", disable=not progress):
+    for decision in progress_bar(list(decisions), desc="reviewing", unit="assignment", disable=not progress):
         if decision.assignment_id not in workers:
             failed[decision.assignment_id] = "not in the ledger (run fetch first)"
         elif (previous := _reviewed(ledger, decision.assignment_id)) == decision.kind:
@@ -240,7 +241,7 @@ def pay_bonuses(client, ledger: Ledger, bonuses: Iterable[Bonus], *, progress: b
     workers = {a.assignment_id: a.worker_id for a in ledger.assignments()}
     done = skipped = 0
     failed = {}
-    for bonus in tqdm(list(bonuses), desc="paying bonuses", unit="bonus", disable=not progress):
+    for bonus in progress_bar(list(bonuses), desc="paying bonuses", unit="bonus", disable=not progress):
         worker_id = workers.get(bonus.assignment_id)
         record = ledger.action("bonus", bonus.assignment_id)
         if worker_id is None:

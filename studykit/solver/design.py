@@ -18,6 +18,8 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
+from studykit._device import resolve_device as _resolve_device
+
 log = logging.getLogger(__name__)
 
 #: Feature scales below this are treated as constant features (scale set to 1, column is all zero
@@ -43,7 +45,7 @@ def resolve_dtype(X, dtype: torch.dtype | None) -> torch.dtype:
 
 def resolve_device(X, device) -> torch.device:
     if device is not None:
-        return torch.device(device)
+        return _resolve_device(device)
     return X.device if isinstance(X, torch.Tensor) else torch.device("cpu")
 
 
@@ -76,10 +78,38 @@ class Design:
     chunk_rows: int = 65536
     cols: torch.Tensor | None = None
     inv_scale: torch.Tensor | None = None  # 1/scale, 0 for constant features
+    #: GEMM precision of forward/backward: "highest" (exact float32/float64), "tf32" (TensorFloat-32
+    #: on CUDA; no effect elsewhere) or "bf16" (bfloat16 operands, float32 accumulation and output).
+    precision: str = "highest"
 
     def __post_init__(self):
         if self.inv_scale is None:
             self.inv_scale = 1.0 / self.scale
+        self._lowp = None  # bfloat16 copy of data, made on first use
+
+    def with_precision(self, precision: str) -> "Design":
+        """The same design whose products use ``precision`` (shares the data)."""
+        if precision == self.precision:
+            return self
+        return Design(self.source, self.rows, self.device, self.dtype, self.data, self.mean, self.scale,
+                      self.chunk_rows, self.cols, self.inv_scale, precision)
+
+    def _mm(self, A: torch.Tensor, B: torch.Tensor, data_first: bool) -> torch.Tensor:
+        """``A @ B`` at this design's precision; ``data_first``: A (else B) is the data matrix."""
+        if self.precision == "bf16":
+            if self.data is not None and (A is self.data or B is self.data):
+                if self._lowp is None:
+                    self._lowp = self.data.to(torch.bfloat16)
+                A, B = (self._lowp, B) if data_first else (A, self._lowp)
+            return (A.to(torch.bfloat16) @ B.to(torch.bfloat16)).to(self.dtype)
+        if self.precision == "tf32" and A.is_cuda:
+            previous = torch.backends.cuda.matmul.allow_tf32
+            torch.backends.cuda.matmul.allow_tf32 = True
+            try:
+                return A @ B
+            finally:
+                torch.backends.cuda.matmul.allow_tf32 = previous
+        return A @ B
 
     # ------------------------------------------------------------------ construction
     @classmethod
@@ -172,6 +202,10 @@ class Design:
         """``Xs @ W.T + b``, shape ``(n_samples, n_outputs)``."""
         Wr = W * self.inv_scale
         offset = b - Wr @ self.mean
+        if self.precision != "highest":
+            if self.data is not None:
+                return self._mm(self.data, Wr.T, True) + offset
+            return torch.cat([self._mm(Xc, Wr.T, True) + offset for _, _, Xc in self.chunks()])
         if self.data is not None:
             return torch.addmm(offset, self.data, Wr.T)
         out = torch.empty(self.n_samples, W.shape[0], dtype=self.dtype, device=self.device)
@@ -181,7 +215,10 @@ class Design:
 
     def backward(self, U: torch.Tensor) -> torch.Tensor:
         """``Xs.T @ U`` as ``(n_outputs, n_features)`` (i.e. ``U.T @ Xs``)."""
-        if self.data is not None:
+        if self.precision != "highest":
+            G = self._mm(U.T, self.data, False) if self.data is not None else \
+                sum(self._mm(U[start:stop].T, Xc, False) for start, stop, Xc in self.chunks())
+        elif self.data is not None:
             G = U.T @ self.data
         else:
             G = torch.zeros(U.shape[1], self.n_features, dtype=self.dtype, device=self.device)

@@ -37,14 +37,17 @@ import numpy as np
 import pandas as pd
 import scipy.sparse as sp
 import torch
-from tqdm.auto import tqdm
+
+from studykit._device import resolve_device
+from studykit._progress import progress_bar
 
 from .config import PathConfig
 from .datafits import SIGMOID_FAMILIES, get_datafit
 from .design import Design, as_index
-from .workingset import full_gradient, max_violation, solve_working_set
+from .gramcd import gram_statistics, solve_gram_cd
 from .multilabel import mean_average_precision, null_intercept, sigmoid_targets
 from .penalties import penalty_functions
+from .workingset import SolveInfo, full_gradient, max_violation, solve_working_set
 from .results import METRIC_COLUMNS, PathResult
 from .saga import SagaState, default_step, solve_saga
 
@@ -53,14 +56,10 @@ log = logging.getLogger(__name__)
 CHECKPOINT = "checkpoint.pt"
 
 
-def fit_path(X, y, *, X_val=None, y_val=None, X_test=None, y_test=None, val_fraction: float = 0.0,
-             family: str = "multinomial", l1_ratio: float = 0.99, n_alphas: int = 100, eps: float = 1e-3,
-             alphas=None, method: str = "owlqn", stopping: str = "auto", tol: float | None = None,
-             lookbehind: int = 5, max_epochs: int = 2000, batch_size: int = 512, lr: float | None = None,
-             standardize: bool = True, seed: int = 0, dtype: str | None = None, n_classes: int | None = None,
-             classes=None, device=None, table_device=None, preload: str = "auto",
-             checkpoint_dir=None, progress: bool = False, callback=None, grouped: bool = False,
-             include_unregularized: bool = False) -> PathResult:
+def fit_path(X, y, config: PathConfig | None = None, *, X_val=None, y_val=None, X_test=None, y_test=None,
+             val_fraction: float = 0.0, n_classes: int | None = None, classes=None, device=None,
+             table_device=None, preload: str = "auto", checkpoint_dir=None, progress: bool = False,
+             callback=None, **options) -> PathResult:
     """Fit an elastic-net regularization path of linear decision layers on deep features.
 
     For each ``alpha`` of the path, minimizes over ``W`` ``(n_classes, n_features)`` and ``b``::
@@ -72,6 +71,12 @@ def fit_path(X, y, *, X_val=None, y_val=None, X_test=None, y_test=None, val_frac
     and its ``alpha`` is ``l1_ratio``. The grid starts at eq. (5)'s ``alpha_max`` (all weights zero)
     and each solution warm-starts the next.
 
+    What is solved is ``config`` (a :class:`PathConfig`; default ``PathConfig()``); the other
+    arguments say which data, which evaluation splits and which device. Keyword shortcuts
+    ``fit_path(X, y, l1_ratio=0.9, method="fista")`` are applied to ``config`` with
+    :meth:`PathConfig.replace`, so ``fit_path(X, y, config)`` and ``fit_path(X, y, **fields)`` are
+    the same call.
+
     Parameters
     ----------
     X : array, memmap or tensor, shape (n_samples, n_features)
@@ -82,18 +87,13 @@ def fit_path(X, y, *, X_val=None, y_val=None, X_test=None, y_test=None, val_frac
     X_val, y_val, X_test, y_test : optional evaluation splits (metrics only).
     val_fraction : when ``X_val`` is None and this is > 0, hold out this fraction of ``X``'s rows
         (seeded) as the validation split *before* anything is fitted.
-    family, l1_ratio, n_alphas, eps : the objective and the grid (see the module docstring);
-        ``alphas`` overrides the grid with an explicit decreasing sequence.
-    method : ``"owlqn"`` (default) or ``"fista"``: full-batch working-set solvers with a KKT
-        stopping certificate (OWL-QN quasi-Newton or accelerated proximal gradient inside, see
-        :mod:`studykit.solver.workingset`); ``"saga"``: Algorithm 1, minibatch SAGA.
-    stopping, tol, lookbehind : stopping rule (``"kkt"``; SAGA also ``"gradient"`` and
-        ``"lookbehind"``, the appendix's two rules) and its tolerance (default 1e-4).
-    max_epochs : cap on passes over the data per alpha.
-    batch_size, lr : SAGA minibatch size and step size (default: ``1/L(b)`` from the expected
-        smoothness of minibatch SAGA, halved if the iterates diverge; the paper used 0.1).
-    standardize : fit the solver on standardized features (glmnet's default). Constant features
-        get scale 1 and a zero coefficient.
+    config : PathConfig
+        The objective, grid, method and stopping rule (see :class:`PathConfig` for every field).
+    **options : PathConfig fields, applied on top of ``config``. Issue 19's fields:
+        ``grouped=True`` penalizes each feature column as one group across all outputs (see
+        :func:`studykit.solver.penalties.group_penalty_value`; ``method="owlqn"``/``"auto"`` then
+        runs as ``"fista"``, recorded as ``info["solver_method"]``); ``include_unregularized=True``
+        appends ``alpha = 0`` (the unregularized fit, glm-saga's ``do_zero``) to the grid.
     n_classes, classes : number and names of classes (default: ``max(label) + 1``); for
         ``binomial``, two names keep the second (the output is the logit of class 1).
     device, table_device : where the data and iterates live (default: ``X``'s device, or CPU) and
@@ -104,18 +104,13 @@ def fit_path(X, y, *, X_val=None, y_val=None, X_test=None, y_test=None, val_frac
     callback : called as ``callback(index, metrics_row)`` after each alpha; when it returns True
         the path stops there and the result holds the alphas fitted so far (e.g. stop once the
         layer is denser than needed, or at a time budget).
-    grouped : penalize each feature column as one group across all outputs (see
-        :func:`studykit.solver.penalties.group_penalty_value`); ``method="owlqn"`` then runs as ``"fista"``.
-    include_unregularized : append ``alpha = 0`` (the unregularized fit, glm-saga's ``do_zero``)
-        to the grid.
 
     Returns
     -------
     PathResult
     """
-    config = PathConfig(family, l1_ratio, n_alphas, eps, tuple(float(a) for a in alphas) if alphas is not None
-                        else None, method, stopping, tol, lookbehind, max_epochs, batch_size, lr, standardize,
-                        seed, dtype, grouped, include_unregularized)
+    config = (config if config is not None else PathConfig()).replace(**options)
+    seed = config.seed
     train_rows = val_rows = None
     if X_val is None and val_fraction:
         train_rows, val_rows = split_rows(_n_rows(X, "X"), val_fraction, seed)
@@ -173,7 +168,7 @@ class _Problem:
             raise ValueError("X needs at least 2 training rows")
         stats = (self.train.mean, self.train.scale, self.train.inv_scale)
         self.device, self.dtype = self.train.device, self.train.dtype
-        self.table_device = torch.device(table_device) if table_device else self.device
+        self.table_device = resolve_device(table_device) if table_device else self.device
         self.Y = self._targets(ys["train"], "y")
         self.splits = {}
         for name, Xs, rows in (("val", X_val, val_rows), ("test", X_test, None)):
@@ -290,24 +285,20 @@ def _run(problem, config: PathConfig, classes, checkpoint_dir, progress, callbac
     state = _State.start(problem, config, b0, grid, null_objective)
     if checkpoint_dir is not None and state.resume(checkpoint_dir, config, problem.fingerprint):
         grad = None  # recomputed at the checkpointed point
-    lipschitz = problem.train.operator_norm_sq() if config.solver_method != "saga" else math.nan
-    if config.method == "saga" and state.lr is None:
+    method = config.solver
+    lipschitz = problem.train.operator_norm_sq() if method in ("owlqn", "fista") else math.nan
+    if method == "saga" and state.lr is None:
         state.lr = config.lr or default_step(problem.train, problem.datafit, config.batch_size)
         log.info("SAGA step size %.3g", state.lr)
-    bar = tqdm(total=len(grid), initial=state.done, desc="alphas", unit="alpha", disable=not progress)
+    gram = gram_statistics(problem.train, problem.Y) if method == "cd" else None
+    bar = progress_bar(total=len(grid), initial=state.done, desc="alphas", unit="alpha", disable=not progress)
     for i in range(state.done, len(grid)):
         t0 = time.perf_counter()
         alpha = float(grid[i])
         if alpha >= alpha_max * (1 - 1e-12) and not bool((state.W != 0).any()):
             info = None  # W = 0 is the exact solution (eq. 5): nothing to iterate
-        elif config.method != "saga":
-            state.W, state.b, grad, info = solve_working_set(
-                problem.train, problem.Y, problem.datafit, state.W, state.b, alpha, config.l1_ratio,
-                grad=grad, grad_scale=grad_scale, tol=config.tolerance, max_epochs=config.max_epochs,
-                lipschitz_full=lipschitz, inner=config.solver_method, grouped=config.grouped)
         else:
-            info = _solve_saga(problem, config, state, i, alpha, grad_scale)
-            grad = None
+            grad, info = _solve_alpha(problem, config, state, i, alpha, grad, grad_scale, lipschitz, gram)
         if grad is None:
             grad = full_gradient(problem.train, problem.Y, problem.datafit, state.W, state.b)
         state.record(i, alpha, _metrics(problem, state, alpha, config, info, grad_scale, grad),
@@ -320,13 +311,33 @@ def _run(problem, config: PathConfig, classes, checkpoint_dir, progress, callbac
             log.info("path stopped by the callback after alpha %d of %d", i + 1, len(grid))
             break
     bar.close()
-    meta = {**config.to_dict(), "alpha_max": alpha_max, "n_samples": problem.train.n_samples,
+    info = {"alpha_max": alpha_max, "n_samples": problem.train.n_samples,
             "n_features": problem.train.n_features, "n_classes": problem.k, "device": str(problem.device),
-            "lipschitz": lipschitz, "lr": state.lr, "solver_method": config.solver_method}
+            "lipschitz": lipschitz, "lr": state.lr, "solver_method": method}
     return PathResult(np.asarray(grid[:state.done], dtype=np.float64), state.coefs, np.stack(state.intercepts),
                       problem.train.mean.double().cpu().numpy(), problem.train.scale.double().cpu().numpy(),
-                      pd.DataFrame(state.rows, columns=list(METRIC_COLUMNS)), meta,
-                      tuple(str(c) for c in classes) if classes is not None else None)
+                      pd.DataFrame(state.rows, columns=list(METRIC_COLUMNS)), config,
+                      tuple(str(c) for c in classes) if classes is not None else None, info)
+
+
+def _solve_alpha(problem, config, state, i, alpha, grad, grad_scale, lipschitz, gram):
+    """Solve alpha ``i`` from the state's warm start with the configured method; returns the
+    :class:`Gradient` at the solution when the method has it (else None) and the solve info."""
+    method = config.solver
+    if method in ("owlqn", "fista"):
+        state.W, state.b, grad, info = solve_working_set(
+            problem.train, problem.Y, problem.datafit, state.W, state.b, alpha, config.l1_ratio,
+            grad=grad, grad_scale=grad_scale, tol=config.tolerance, max_epochs=config.max_epochs,
+            lipschitz_full=lipschitz, inner=method, precision=config.matmul_precision, grouped=config.grouped)
+        return grad, info
+    if method == "cd":
+        S, C, Ybar = gram
+        W, sweeps, converged = solve_gram_cd(S, C, state.W.double().cpu().numpy(), alpha, config.l1_ratio,
+                                             target=config.tolerance * grad_scale, max_sweeps=config.max_epochs)
+        state.W = torch.as_tensor(W, dtype=problem.dtype, device=problem.device)
+        state.b = torch.as_tensor(Ybar, dtype=problem.dtype, device=problem.device)
+        return None, SolveInfo(sweeps, converged, int((W != 0).any(0).sum()))
+    return None, _solve_saga(problem, config, state, i, alpha, grad_scale)
 
 
 def _solve_saga(problem, config, state, i, alpha, grad_scale):
@@ -392,7 +403,7 @@ class _State:
         self.b = b0.clone()
         self.saga = SagaState.zeros(problem.train.n_samples, problem.k, problem.train.n_features,
                                     device=problem.device, table_device=problem.table_device, dtype=problem.dtype) \
-            if config.method == "saga" else None
+            if config.solver == "saga" else None
         self.coefs, self.intercepts, self.rows, self.done = [], [], [], 0
         self.lr = None  # SAGA step in force (halved after a divergence)
         self.grid = np.asarray(grid, dtype=np.float64)

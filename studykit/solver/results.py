@@ -3,16 +3,18 @@
 from __future__ import annotations
 
 import json
-import math
 import os
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import scipy.sparse as sp
 
+from .config import PathConfig
 from .layers import DecisionLayer
+
+_CONFIG_FIELDS = frozenset(f.name for f in fields(PathConfig))
 
 #: Metric columns of ``PathResult.metrics`` (one row per alpha); NaN where a split is absent.
 METRIC_COLUMNS = (
@@ -40,7 +42,10 @@ class PathResult:
     mean, scale : ndarray, shape (n_features,): the training-split standardization (zeros and
         ones without standardization). ``layer(i)`` folds them into a layer for raw features.
     metrics : DataFrame, one row per alpha, columns ``METRIC_COLUMNS``.
-    config : the path configuration (``PathConfig.to_dict()``) plus data facts.
+    config : the :class:`PathConfig` the path was fitted with.
+    info : facts about the fit that are not configuration (``alpha_max``, ``n_samples``,
+        ``n_features``, ``n_classes``, ``device``, ...; callers may add provenance such as the
+        CLI's ``features_dir``). ``config.json`` holds both, flat, plus ``classes``.
     """
 
     alphas: np.ndarray
@@ -49,12 +54,18 @@ class PathResult:
     mean: np.ndarray
     scale: np.ndarray
     metrics: pd.DataFrame
-    config: dict = field(default_factory=dict)
+    config: PathConfig = field(default_factory=PathConfig)
     classes: tuple[str, ...] | None = None
+    info: dict = field(default_factory=dict)
+
+    def __post_init__(self):
+        if isinstance(self.config, dict):  # the untyped form of earlier versions
+            self.info = {**{k: v for k, v in self.config.items() if k not in _CONFIG_FIELDS}, **self.info}
+            self.config = PathConfig.from_dict(self.config, strict=False)
 
     @property
     def family(self) -> str:
-        return self.config.get("family", "multinomial")
+        return self.config.family
 
     def __len__(self) -> int:
         return len(self.alphas)
@@ -69,7 +80,7 @@ class PathResult:
         i = self._index(index)
         weight = (self.coefs[i].toarray() / self.scale).astype(np.float32)
         bias = (self.intercepts[i] - weight.astype(np.float64) @ self.mean).astype(np.float32)
-        l1 = self.config.get("l1_ratio", math.nan)
+        l1 = self.config.l1_ratio
         return DecisionLayer(weight, bias, self.family, name,
                              f"path index {i} (alpha={self.alphas[i]:.6g}, l1_ratio={l1})",
                              float(self.alphas[i]), float(l1), self.classes)
@@ -142,8 +153,8 @@ class PathResult:
         a folder without it is never taken for a complete path."""
         directory = Path(directory)
         directory.mkdir(parents=True, exist_ok=True)
-        _atomic_text(directory / "config.json",
-                     json.dumps({**self.config, "classes": list(self.classes) if self.classes else None}, indent=2))
+        _atomic_text(directory / "config.json", json.dumps(
+            {**self.info, **self.config.to_dict(), "classes": list(self.classes) if self.classes else None}, indent=2))
         _atomic_text(directory / "metrics.csv", self.metrics.to_csv(index=False))
         stacked = sp.vstack(self.coefs, format="csr") if self.coefs else sp.csr_matrix((0, len(self.mean)))
         tmp = directory / "path.npz.tmp"
@@ -164,11 +175,16 @@ class PathResult:
             stacked = sp.csr_matrix((f["coef_data"], f["coef_indices"], f["coef_indptr"]), shape=(n_alphas * k, d))
             coefs = [stacked[i * k:(i + 1) * k] for i in range(n_alphas)]
             arrays = {name: f[name] for name in ("alphas", "intercepts", "mean", "scale")}
-        config = json.loads((directory / "config.json").read_text())
-        classes = config.pop("classes", None)
+        stored = json.loads((directory / "config.json").read_text())
+        classes = stored.pop("classes", None)
+        try:
+            config = PathConfig.from_dict(stored, strict=False)
+        except (TypeError, ValueError) as err:
+            raise ValueError(f"{directory / 'config.json'}: {err}") from None
+        info = {k: v for k, v in stored.items() if k not in _CONFIG_FIELDS}
         metrics = pd.read_csv(directory / "metrics.csv")
         return cls(arrays["alphas"], coefs, arrays["intercepts"], arrays["mean"], arrays["scale"], metrics,
-                   config, tuple(classes) if classes else None)
+                   config, tuple(classes) if classes else None, info)
 
 
 def _atomic_text(path: Path, text: str) -> None:

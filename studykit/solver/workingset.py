@@ -33,6 +33,11 @@ from .penalties import group_kkt_violation, kkt_violation
 log = logging.getLogger(__name__)
 
 INNER_SOLVERS = {"owlqn": owlqn, "fista": fista}
+#: Reduced-precision GEMMs (``precision="tf32"``/``"bf16"``) run one approach phase per alpha, at
+#: most this many inner iterations down to this relative KKT violation (a bf16 objective has about
+#: 3 significant digits, TF32 about 4); the solve then continues, and is certified, at full precision.
+LOW_PRECISION_ITERATIONS = 200
+LOW_PRECISION_FLOOR = {"tf32": 1e-3, "bf16": 1e-2}
 
 
 @dataclass
@@ -81,9 +86,13 @@ def max_violation(W, G, gb, alpha, l1_ratio, grouped: bool = False) -> tuple[flo
 def solve_working_set(design: Design, Y, datafit, W, b, alpha: float, l1_ratio: float, *,
                       grad: Gradient | None, grad_scale: float, tol: float, max_epochs: int,
                       lipschitz_full: float, inner: str = "owlqn", min_working_set: int = 32,
-                      grouped: bool = False) -> tuple:
+                      precision: str = "highest", grouped: bool = False) -> tuple:
     """Solve one ``alpha`` from the warm start ``(W, b)`` (``grad``: its :class:`Gradient`, or
-    None to compute it); returns ``W, b, grad, info`` with ``grad`` at the solution."""
+    None to compute it); returns ``W, b, grad, info`` with ``grad`` at the solution.
+
+    ``precision`` (``"tf32"``/``"bf16"``) applies to the inner solver's GEMMs only: the full
+    gradient, hence the KKT certificate and the reported objective, is computed at ``design``'s
+    own (exact) precision, and the last inner rounds run exact (``LOW_PRECISION_*``)."""
     target = tol * grad_scale
     d = design.n_features
     if grad is None:
@@ -99,19 +108,26 @@ def solve_working_set(design: Design, Y, datafit, W, b, alpha: float, l1_ratio: 
         n_ws = min(d, max(n_ws * 2 if n_ws else 0, min_working_set, n_support + max(min_working_set, n_support // 4)))
         score = torch.where(support, torch.full_like(per_feature, math.inf), per_feature)
         cols = torch.sort(torch.topk(score, n_ws).indices).values
-        sub = design if n_ws == d else design.restrict(cols)
+        sub = (design if n_ws == d else design.restrict(cols)).with_precision(precision)
         L = lipschitz_full  # OWL-QN only scales its first step with it
         if inner == "fista" and n_ws <= d // 2:
             L = min(L, sub.operator_norm_sq(n_iter=15))
+        budget, goal, Z0 = max_epochs - epochs, inner_target, grad.Z
+        if precision != "highest":  # a cheap approach phase; the exact phase certifies
+            budget, goal = min(budget, LOW_PRECISION_ITERATIONS), max(inner_target, LOW_PRECISION_FLOOR[precision] * grad_scale)
+            Z0 = sub.forward(W[:, cols], b)  # one rounding throughout the phase
         Wa, b, _, used, stalled = INNER_SOLVERS[inner](
-            sub, Y, datafit, W[:, cols], b, grad.Z, alpha, l1_ratio, L=L * datafit.curvature,
-            target=inner_target, max_iter=max_epochs - epochs, **extra)
+            sub, Y, datafit, W[:, cols], b, Z0, alpha, l1_ratio, L=L * datafit.curvature,
+            target=goal, max_iter=budget, **extra)
         W = torch.zeros_like(W)
         W[:, cols] = Wa
         grad = full_gradient(design, Y, datafit, W, b)
         epochs += used + 1
         worst, per_feature = max_violation(W, grad.G, grad.gb, alpha, l1_ratio, grouped)
         inside = max(float(per_feature[cols].max()), float(grad.gb.abs().max()))
+        if precision != "highest":
+            precision = "highest"
+            continue
         if stalled and inside > target:
             log.warning("alpha=%.4g: line search stalled at relative KKT violation %.2e (tol %.0e); "
                         "float64 may get further", alpha, worst / grad_scale, tol)

@@ -87,3 +87,23 @@ def test_against_crowd_kit():
     probas = reference.probas_.reindex(index=ds.probas.index, columns=ds.probas.columns)
     np.testing.assert_allclose(ds.probas.to_numpy(), probas.to_numpy(), atol=1e-3)
     np.testing.assert_allclose(ds.priors.to_numpy(), reference.priors_.reindex(ds.priors.index).to_numpy(), atol=1e-3)
+
+
+def test_dawid_skene_stops_where_crowd_kit_does_with_its_defaults():
+    """Same stopping rule and defaults (n_iter=100, tol=1e-5): same iteration count, objective and labels."""
+    aggregation = pytest.importorskip("crowdkit.aggregation")
+    for seed in range(3):
+        data = simulated(seed)
+        ours = dawid_skene(data)
+        reference = aggregation.DawidSkene().fit(data[["task", "worker", "label"]])
+        assert ours.n_iter == len(reference.loss_history_)
+        assert ours.log_likelihood == pytest.approx(reference.loss_history_[-1], abs=1e-6)
+        theirs = reference.labels_.reindex(ours.votes.index)
+        untied = ~ours.votes["tied"]
+        assert (ours.votes.loc[untied, "label"] == theirs[untied]).all()
+
+
+def test_vote_without_a_confidence_column_weighs_every_answer_one():
+    frame = pd.DataFrame({"task": ["t1", "t1", "t1"], "worker": ["a", "b", "c"], "label": ["x", "y", "y"]})
+    votes = weighted_majority_vote(frame)
+    assert votes.loc["t1", "label"] == "y" and votes.loc["t1", "score"] == 2.0

@@ -96,7 +96,7 @@ def test_report_folder_refuses_to_overwrite(tmp_path):
     table = Table("t", "A table", pd.DataFrame({"x": [0.123456789, np.nan], "n": [1, 2], "s": ["a|b", "c_d"]}))
     files = write_report(tmp_path / "r", title="T", sections=[Section("S", "text", [table])])
     assert [f.name for f in files] == ["t.md", "t.csv", "t.tex", "report.md"]
-    assert "| 0.1235 | 1 | a\\|b |" in (tmp_path / "r" / "t.md").read_text()
+    assert "| 0.12 | 1 | a\\|b |" in (tmp_path / "r" / "t.md").read_text()
     assert r"c\_d" in (tmp_path / "r" / "t.tex").read_text()
     assert pd.read_csv(tmp_path / "r" / "t.csv")["x"].iloc[0] == 0.123456789
     with pytest.raises(FileExistsError, match="not empty"):

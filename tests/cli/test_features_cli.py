@@ -25,7 +25,9 @@ def test_features_default_writes_both_stores_that_map_rows_to_images(tmp_path):
         assert train.labels[index].tolist() == y.tolist()
         np.testing.assert_array_equal(np.asarray(row_image(store, "val", 5)), train.images[index[5]])
     again = CliRunner().invoke(main, ["features", "default", "--out", str(tmp_path), "--limit", "64"])
-    assert again.exit_code == 0                                   # complete stores are reused
+    assert again.exit_code == 1                                   # complete stores are not replaced silently
+    existing = tmp_path / "standard" / "meta.json"
+    assert again.output == f"Error: {existing} already exists; pass --overwrite to replace it\n"
 
 
 def test_features_extract_with_a_factory_model_on_an_image_folder(tmp_path, monkeypatch):

@@ -211,7 +211,7 @@ def test_dense_defaults_to_the_models_layer(fitted, tmp_path, analyses_stub):
     model.save(store / "dense_layer.npz")
     path_dir = shutil.copytree(fitted.path, tmp_path / "path")
     shutil.rmtree(path_dir / "layers")
-    ok("solve", "select", path_dir, "--features", store)
+    ok("solve", "select", path_dir, "--store", store)
     dense = DecisionLayer.load(path_dir / "layers" / "dense.npz")
     assert dense.name == "dense" and dense.source == "model final Linear"
     np.testing.assert_array_equal(dense.weight, model.weight)

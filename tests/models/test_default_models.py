@@ -56,7 +56,7 @@ def test_torchvision_architecture_with_a_user_checkpoint(tmp_path):
     torch.save({"state_dict": {f"module.{k}": v for k, v in reference.state_dict().items()}}, tmp_path / "w.pt")
     model, spec = load_model("resnet18", tmp_path / "w.pt")
     assert torch.equal(model.fc.weight, reference.fc.weight) and spec.normalize["mean"][0] == 0.485
-    with pytest.raises(ValueError, match="weights do not fit the model"):
+    with pytest.raises(ValueError, match=r"weights do not fit resnet34 \(file looks like a dataparallel checkpoint"):
         load_model("resnet34", tmp_path / "w.pt")
     tuned = torchvision.models.get_model("resnet18", weights=None, num_classes=7)   # fine-tuned on 7 classes
     torch.save(tuned.state_dict(), tmp_path / "tuned.pt")

@@ -16,7 +16,7 @@ from botocore import xform_name
 from mturk_batch_factory import build_batch
 
 from studykit.mturk.client import Environment, make_client
-from studykit.mturk.fake_server import FakeMTurkServer
+from studykit.mturk.local import FakeMTurkServer
 
 
 @pytest.fixture(autouse=True)

@@ -47,6 +47,44 @@ def test_production_endpoint_needs_production(monkeypatch):
         Environment(endpoint_url="mturk.local")
 
 
+@pytest.mark.parametrize("url", [
+    "https://mturk-requester.us-east-1.amazonaws.com.", "https://MTURK-Requester.US-EAST-1.amazonaws.com",
+    "https://mturk-requester.us-east-1.amazonaws.com:443/", "http://mturk-requester.us-east-1.amazonaws.com.:443"])
+def test_the_production_host_is_recognised_however_written(url):
+    with pytest.raises(ValueError, match="production needs production=True"):
+        Environment(endpoint_url=url)
+    production = Environment(production=True, endpoint_url=url)
+    assert production.describe().startswith("MTurk PRODUCTION")
+    assert (production.label, production.ledger_key) == ("production", PRODUCTION_ENDPOINT)
+    with pytest.raises(ValueError, match="sandbox"):
+        Environment(production=True, endpoint_url=SANDBOX_ENDPOINT.upper() + ".")
+
+
+def test_connections_time_out_fast_and_retries_are_logged(fake_server, caplog):
+    import socket
+
+    from botocore.exceptions import EndpointConnectionError
+
+    from studykit.mturk.local import Fault
+
+    client = make_client(Environment(endpoint_url=fake_server.endpoint_url))
+    assert (client.meta.config.connect_timeout, client.meta.config.read_timeout) == (5, 60)
+    fake_server.inject(Fault.THROTTLE, "GetAccountBalance")
+    with caplog.at_level("WARNING", logger="studykit.mturk.client"):
+        client.get_account_balance()
+    assert [r.getMessage() for r in caplog.records] == [
+        "MTurk GetAccountBalance: HTTP 400 ThrottlingException; retrying (attempt 2 of 10)"]
+    caplog.clear()
+    with socket.socket() as probe:   # a port nobody listens on
+        probe.bind(("127.0.0.1", 0))
+        closed = probe.getsockname()[1]
+    unreachable = make_client(Environment(endpoint_url=f"http://127.0.0.1:{closed}"), max_attempts=2)
+    with caplog.at_level("WARNING", logger="studykit.mturk.client"), pytest.raises(EndpointConnectionError):
+        unreachable.get_account_balance()
+    assert len(caplog.records) == 1 and "EndpointConnectionError" in caplog.records[0].getMessage()
+    assert "attempt 2 of 2" in caplog.records[0].getMessage()
+
+
 # ---------------------------------------------------------------------------------- manifest and pre-flight
 @pytest.mark.parametrize("field, value, message", [
     ("reward", "$0.04", "reward"), ("reward", "0.5", "reward"), ("reward", 0.04, "reward"),
@@ -63,7 +101,7 @@ def test_hit_spec_names_the_bad_value(field, value, message):
 def test_a_valid_batch_passes_preflight(batch_dir):
     batch = load_batch(batch_dir)
     preflight(batch)
-    assert batch.request_token(batch.tasks[2]) == "studykit-sim-0a1b2c3d-2"
+    assert batch.request_token(batch.tasks[2]) == "studykit-sim-0a1b2c3d-t00002"
     assert parse_annotation(batch.annotation(batch.tasks[2])) == ("sim-0a1b2c3d", "t00002")
     assert parse_annotation("BatchId:3539631;OriginalHitTemplateId:920937340;") is None
 

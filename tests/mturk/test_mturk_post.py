@@ -1,5 +1,6 @@
 """Posting: the contract suite (fake server and Stubber), then faults, kills and lost ledgers (fake server)."""
 
+import json
 import os
 import random
 import signal
@@ -10,11 +11,11 @@ import time
 from decimal import Decimal
 
 import pytest
-from mturk_batch_factory import build_batch
+from mturk_batch_factory import build_batch, question_xml
 
 from studykit.mturk.batch import load_batch
 from studykit.mturk.client import Environment, make_client
-from studykit.mturk.fake_server import Fault, FakeMTurkServer
+from studykit.mturk.local import FakeMTurk, FakeMTurkServer, Fault
 from studykit.mturk.ledger import LEDGER_FILE, Ledger
 from studykit.mturk.post import post_batch, prepare_post
 from studykit.mturk.qualifications import Qualifications
@@ -48,7 +49,7 @@ def test_post_creates_one_hit_per_task_then_nothing(mturk, batch_dir):
     assert (second.created, second.recovered, second.skipped) == (0, 0, 3)
     assert second.hit_type_id == first.hit_type_id
     assert [h[:4] for h in hits] == [
-        (f"t0000{i}", "created", f"studykit-sim-0a1b2c3d-{i}", f"studykit:sim-0a1b2c3d:t0000{i}") for i in range(3)]
+        (f"t0000{i}", "created", f"studykit-sim-0a1b2c3d-t0000{i}", f"studykit:sim-0a1b2c3d:t0000{i}") for i in range(3)]
     assert len({h[4] for h in hits}) == 3
 
 
@@ -59,7 +60,7 @@ def test_a_dropped_reply_recovers_the_hit_from_hit_already_exists(mturk, batch_d
         return report, ledger_view(mturk, batch_dir)
 
     report, hits = mturk.run(scenario, batch_dir)
-    assert (report.created, report.recovered) == (2, 1)
+    assert (report.created, report.recovered) == (3, 0)  # this run created the HIT whose reply was lost
     assert all(h[1] == "created" and h[4] for h in hits) and len({h[4] for h in hits}) == 3
 
 
@@ -109,11 +110,12 @@ def test_server_errors_and_gateway_timeouts_create_no_duplicates(fake_server, ba
     fake_server.inject(Fault.GATEWAY_TIMEOUT, "CreateHITWithHITType")
     fake_server.inject(Fault.DROP_CONNECTION, "CreateHITWithHITType")
     report = fake_post(fake_server, batch_dir)
-    assert (report.created, report.recovered) == (2, 1)  # the first HIT was created behind the 504
+    assert (report.created, report.recovered) == (3, 0)  # the first HIT was created behind the 504, by this run
     assert_one_hit_per_task(fake_server, batch_dir, 3)
 
 
-def test_a_crash_after_create_is_resolved_by_listing_even_after_24_hours(fake_server, batch_dir, monkeypatch):
+@pytest.mark.parametrize("forgetful", [False, True], ids=["tokens-expire-later", "server-forgets-tokens"])
+def test_a_crash_after_create_is_resolved_by_listing_even_after_24_hours(batch_dir, monkeypatch, forgetful):
     original = Ledger.record_created
 
     def crash_on_second(self, task_id, *args):
@@ -121,16 +123,45 @@ def test_a_crash_after_create_is_resolved_by_listing_even_after_24_hours(fake_se
             raise KeyboardInterrupt("killed between CreateHITWithHITType and the ledger write")
         return original(self, task_id, *args)
 
-    monkeypatch.setattr(Ledger, "record_created", crash_on_second)
-    with pytest.raises(KeyboardInterrupt):
-        fake_post(fake_server, batch_dir)
-    monkeypatch.setattr(Ledger, "record_created", original)
-    with Ledger(batch_dir, fake_server.endpoint_url) as ledger:
-        assert [r.state for r in ledger.hits()] == ["created", "intent"]
-    fake_server.fake.forget_request_tokens()  # the 24-hour token memory has passed
+    with FakeMTurkServer(FakeMTurk(token_memory_seconds=0 if forgetful else 24 * 3600)) as server:
+        monkeypatch.setattr(Ledger, "record_created", crash_on_second)
+        with pytest.raises(KeyboardInterrupt):
+            fake_post(server, batch_dir)
+        monkeypatch.setattr(Ledger, "record_created", original)
+        with Ledger(batch_dir, server.endpoint_url) as ledger:
+            assert [r.state for r in ledger.hits()] == ["created", "intent"]
+        if not forgetful:
+            server.fake.forget_request_tokens()  # the 24-hour token memory has passed
+        report = fake_post(server, batch_dir)
+        assert (report.created, report.recovered, report.skipped) == (1, 1, 1)
+        assert_one_hit_per_task(server, batch_dir, 3)
+
+
+def test_hit_already_exists_without_a_hit_id_is_resolved_by_listing(tmp_path):
+    batch_dir = build_batch(tmp_path / "b", n_tasks=4)
+    with FakeMTurkServer(FakeMTurk(duplicate_message_names_hit=False)) as server:
+        # every create's reply is lost; each retry hears "already a HIT with this UniqueRequestToken: <token>"
+        server.storm(Fault.DROP_CONNECTION, period=2, operation="CreateHITWithHITType")
+        report = fake_post(server, batch_dir)
+        assert (report.created, report.recovered, report.skipped) == (4, 0, 0)  # one run, nothing stuck
+        assert_one_hit_per_task(server, batch_dir, 4)
+        assert server.calls["CreateHITWithHITType"] == 8 and server.calls["ListHITs"] == 1 + 4
+
+
+def test_a_task_added_to_a_posted_batch_posts_only_the_new_one(fake_server, batch_dir):
+    fake_post(fake_server, batch_dir)
+    lines = (batch_dir / "tasks.csv").read_text().splitlines()
+    lines.insert(1, "t00099,new.png,class 1")    # the new task comes first: every row moves down
+    (batch_dir / "tasks.csv").write_text("\n".join(lines) + "\n")
+    (batch_dir / "hits" / "t00099.xml").write_text(question_xml("t00099", "https://images.example.org/new.png"))
+    manifest = json.loads((batch_dir / "manifest.json").read_text())
+    (batch_dir / "manifest.json").write_text(json.dumps({**manifest, "n_hits": 4}))
     report = fake_post(fake_server, batch_dir)
-    assert (report.created, report.recovered, report.skipped) == (1, 1, 1)
-    assert_one_hit_per_task(fake_server, batch_dir, 3)
+    assert (report.created, report.recovered, report.skipped) == (1, 0, 3)
+    annotations = sorted(hit["RequesterAnnotation"] for hit in fake_server.fake.hits.values())
+    assert annotations == [f"studykit:sim-0a1b2c3d:t{i:05d}" for i in (0, 1, 2, 99)]
+    with Ledger(batch_dir, fake_server.endpoint_url) as ledger:
+        assert {r.hit_id for r in ledger.hits()} == set(fake_server.fake.hits)
 
 
 POST_SCRIPT = textwrap.dedent("""

@@ -163,7 +163,10 @@ def test_config_checks_the_new_fields():
         PathConfig(grouped="yes")
     with pytest.raises(ValueError, match="include_unregularized"):
         PathConfig(include_unregularized=1)
-    assert PathConfig(grouped=True).solver_method == "fista"
-    assert PathConfig(grouped=True, method="saga").solver_method == "saga"
-    assert PathConfig().solver_method == "owlqn"
+    assert PathConfig(grouped=True).solver == "fista"
+    assert PathConfig(grouped=True, method="auto").solver == "fista"
+    assert PathConfig(grouped=True, method="saga").solver == "saga"
+    assert PathConfig().solver == "owlqn"
+    with pytest.raises(ValueError, match="no group form"):  # Gram coordinate descent is elementwise
+        PathConfig(family="gaussian", method="cd", grouped=True)
     assert PathConfig.from_dict(PathConfig(grouped=True).to_dict()).grouped is True

@@ -33,7 +33,7 @@ def test_alpha_max_uses_standardized_training_rows_only(clf_data):
     train, _ = split_rows(len(X), 0.25, 3)
     expected = alpha_max_by_hand(standardize(X[train]), y[train], 0.99)
     assert result.alphas[0] == pytest.approx(expected, rel=1e-10)
-    assert result.config["alpha_max"] == pytest.approx(expected, rel=1e-10)
+    assert result.info["alpha_max"] == pytest.approx(expected, rel=1e-10)
     # not the value on the raw features, nor on all rows
     assert abs(alpha_max_by_hand(X[train], y[train], 0.99) - expected) > 1e-3 * expected
     assert abs(alpha_max_by_hand(standardize(X), y, 0.99) - expected) > 1e-6 * expected
@@ -122,7 +122,7 @@ def test_memmap_streamed_in_chunks_equals_in_memory(tmp_path, clf_data, device):
     in_memory = fit_path(X.astype(np.float32), y, **kwargs)
     for cs, cm in zip(streamed.coefs, in_memory.coefs):
         np.testing.assert_allclose(cs.toarray(), cm.toarray(), atol=2e-4)
-    assert streamed.config["device"].startswith(device)
+    assert streamed.info["device"].startswith(device)
 
 
 def test_saga_table_can_live_elsewhere(clf_data):
@@ -207,7 +207,7 @@ def test_saga_catches_a_blow_up_and_halves_the_step(clf_data, caplog):
     X, y = clf_data
     result = fit_path(X, y, n_alphas=4, eps=0.1, method="saga", lr=1e4, max_epochs=50, dtype="float64")
     assert "SAGA diverged" in caplog.text
-    assert result.config["lr"] <= 1e4 / 2
+    assert result.info["lr"] <= 1e4 / 2
     assert all(np.isfinite(c.toarray()).all() for c in result.coefs)
     null = result.metrics["train_objective"].iloc[0]  # W = 0 at alpha_max
     assert (result.metrics["train_objective"] <= 2 * null).all()

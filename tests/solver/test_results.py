@@ -73,7 +73,7 @@ def test_save_load_roundtrip_and_incomplete_folder(tmp_path, clf_data):
     for a, b in zip(loaded.coefs, result.coefs):
         np.testing.assert_array_equal(a.toarray(), b.toarray())
     pd.testing.assert_frame_equal(loaded.metrics, result.metrics, check_dtype=False)
-    assert loaded.classes == ("a", "b", "c") and loaded.config["alpha_max"] == result.config["alpha_max"]
+    assert loaded.classes == ("a", "b", "c") and loaded.info["alpha_max"] == result.info["alpha_max"] and loaded.config == result.config
     np.testing.assert_array_equal(loaded.select().weight, result.select().weight)
     (tmp_path / "p" / "path.npz").unlink()
     with pytest.raises(FileNotFoundError, match="no complete path"):

@@ -9,10 +9,8 @@ import re
 import xml.etree.ElementTree as ET
 
 import pytest
-from click.testing import CliRunner
 
 from studykit.formats.studies import STUDIES as SCHEMAS
-from studykit.cli import main
 from studykit.mturk.batch import load_batch
 from studykit.tasks import STUDIES, build_batch
 from studykit.tasks.render import MAX_QUESTION_BYTES
@@ -129,14 +127,15 @@ def test_same_spec_and_seed_give_a_byte_identical_batch(batches, study_inputs, t
 
 @pytest.mark.parametrize("study", STUDIES)
 def test_simulate_and_analyze_read_the_batch(batches, study, tmp_path):
-    runner = CliRunner()
+    from studykit.analysis import QCConfig, analyze, write_analysis, write_simulated_results
+
     results = tmp_path / "simulated.csv"
-    done = runner.invoke(main, ["simulate", str(batches[study]), "--out", str(results)])
-    assert done.exit_code == 0, done.output
-    done = runner.invoke(main, ["analyze", str(results), "--batch", str(batches[study]), "--out",
-                                str(tmp_path / "report"), "--salt", "s", "--min-annotators", "1"])
-    assert done.exit_code == 0, done.output
-    assert "kept" in done.output and (tmp_path / "report" / "report.md").is_file()
+    manifest = json.loads((batches[study] / "manifest.json").read_text())
+    assert write_simulated_results(batches[study], results) == manifest["n_hits"] * manifest["hit"]["max_assignments"]
+    analysis = analyze(results, batch=batches[study], salt="s", qc=QCConfig.for_study(study, min_annotators=1))
+    assert len(analysis.kept.frame) > 0
+    write_analysis(analysis, tmp_path / "report")
+    assert (tmp_path / "report" / "report.md").is_file()
 
 
 def test_build_refuses_a_used_folder_and_a_spec_that_builds_nothing(study_inputs, tmp_path):

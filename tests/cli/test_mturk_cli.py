@@ -4,7 +4,7 @@ import pytest
 from click.testing import CliRunner
 
 from studykit.cli import main
-from studykit.mturk.client import PRODUCTION_ENDPOINT
+from studykit.mturk.client import PRODUCTION_ENDPOINT, Environment
 from studykit.mturk.ledger import Ledger
 
 COMMANDS = ["post", "status", "fetch", "review", "bonus", "notify", "expire", "delete", "reconcile", "balance", "host"]
@@ -39,7 +39,10 @@ def test_sandbox_walkthrough(fake_server, batch_dir, tmp_path):
     bonuses = tmp_path / "bonus.csv"
     bonuses.write_text(f"AssignmentId,BonusAmount,Reason\n{first},0.50,Careful work\n")
     paid = run("bonus", batch_dir, "--from", bonuses, "--endpoint-url", url)
-    assert paid.exit_code == 0 and "1 paid" in paid.output and "$0.60 with fees" in paid.output
+    assert paid.exit_code == 0 and "1 paid" in paid.output
+    assert "1 bonuses to pay (0 already paid): $0.50 + MTurk fee $0.10 = $0.60; account balance: $10000.00" \
+        in paid.output
+    assert "1 bonuses to pay" not in run("bonus", batch_dir, "--from", bonuses, "--endpoint-url", url).output
     status = run("status", batch_dir, "--endpoint-url", url)
     assert "Approved 2" in status.output and "spent so far: $0.70" in status.output
     notified = run("notify", batch_dir, "--subject", "Thanks", "--message", "Thank you!", "--endpoint-url", url)
@@ -67,7 +70,8 @@ def test_production_refuses_without_the_flag(fake_server, batch_dir, monkeypatch
     assert not (batch_dir / "mturk.sqlite").exists()
 
 
-def test_production_asks_for_confirmation_showing_the_cost(fake_server, batch_dir):
+def test_production_asks_for_confirmation_showing_the_cost(fake_server, batch_dir, monkeypatch):
+    monkeypatch.setattr("studykit.cli.mturk._stdin_is_terminal", lambda: True)   # a person at a terminal
     url = fake_server.endpoint_url
     declined = run("post", batch_dir, "--production", "--endpoint-url", url, input="n\n")
     assert declined.exit_code == 1 and "Aborted" in declined.output
@@ -79,7 +83,7 @@ def test_production_asks_for_confirmation_showing_the_cost(fake_server, batch_di
     requirements = next(iter(fake_server.fake.hit_types.values()))["QualificationRequirements"]
     assert [r["QualificationTypeId"] for r in requirements] == [
         "000000000000000000L0", "00000000000000000040", "00000000000000000071"]
-    with Ledger(batch_dir, url) as ledger:
+    with Ledger(batch_dir, Environment(production=True, endpoint_url=url).ledger_key) as ledger:
         assert len(ledger.created_hits()) == 3
 
 
@@ -89,6 +93,9 @@ def test_preflight_stops_posting_until_the_images_are_hosted(fake_server, tmp_pa
     batch_dir = build_batch(tmp_path / "b", hosted=False)
     result = run("post", batch_dir, "--endpoint-url", fake_server.endpoint_url)
     assert result.exit_code == 1 and "not HTTPS" in result.output and fake_server.calls == {}
+    problems = [line for line in result.output.splitlines() if "not HTTPS" in line]
+    assert [line.split(":")[0].strip() for line in problems] == ["t00000.xml", "t00001.xml", "t00002.xml"]
+    assert "Error: 3 pre-flight problem(s), listed above; nothing was posted" in result.output
     hosted = run("host", batch_dir, "--base-url", "https://lab.example.edu/study-1/")
     assert hosted.exit_code == 0 and "to https://lab.example.edu/study-1/" in hosted.output
     assert "3 HIT pages rewritten" in hosted.output

@@ -2,7 +2,7 @@
 
 It listens on 127.0.0.1 (an ephemeral port by default) and answers MTurk's JSON 1.1 protocol —
 ``POST /`` with ``X-Amz-Target: MTurkRequesterServiceV20170117.<Operation>`` and
-``Content-Type: application/x-amz-json-1.1`` — from a :class:`~studykit.mturk.fake_mturk.FakeMTurk`.
+``Content-Type: application/x-amz-json-1.1`` — from a :class:`~studykit.mturk.local.state.FakeMTurk`.
 A boto3 client pointed at :attr:`FakeMTurkServer.endpoint_url` therefore exercises botocore's own
 serialization, SigV4 signing, retries and error parsing; tests, the local demo and production share
 one code path. Faults are injected per request: throttling, 5xx, and a connection dropped after the
@@ -28,7 +28,7 @@ import time
 from collections import Counter
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
-from .fake_mturk import FakeMTurk, ServiceError
+from .state import FakeMTurk, ServiceError
 
 __all__ = ["Fault", "FakeMTurkServer"]
 
@@ -64,13 +64,13 @@ class _FaultPlan:
 
     def __init__(self):
         self._queued: list[list] = []
-        self._storm: tuple[Fault, int] | None = None
+        self._storm: tuple[Fault, int, str | None] | None = None
         self._storm_count = 0
 
     def add(self, fault: Fault, operation: str | None, times: int) -> None:
         self._queued.append([fault, operation, times])
 
-    def set_storm(self, storm: tuple[Fault, int] | None) -> None:
+    def set_storm(self, storm: tuple[Fault, int, str | None] | None) -> None:
         self._storm, self._storm_count = storm, 0
 
     def next_fault(self, operation: str) -> Fault | None:
@@ -79,10 +79,10 @@ class _FaultPlan:
             if remaining and wanted in (None, operation):
                 entry[2] -= 1
                 return fault
-        if self._storm is None:
+        if self._storm is None or self._storm[2] not in (None, operation):
             return None
         self._storm_count += 1
-        fault, period = self._storm
+        fault, period, _ = self._storm
         return fault if self._storm_count % period else None
 
 
@@ -204,12 +204,13 @@ class FakeMTurkServer:
         with self._lock:
             self._faults.add(Fault(fault), operation, times)
 
-    def storm(self, fault: Fault = Fault.THROTTLE, *, period: int = 2) -> None:
-        """Until :meth:`calm`, apply ``fault`` to all but one request in every ``period`` (any operation)."""
+    def storm(self, fault: Fault = Fault.THROTTLE, *, period: int = 2, operation: str | None = None) -> None:
+        """Until :meth:`calm`, apply ``fault`` to all but one request in every ``period`` (requests for
+        ``operation`` only, or any operation if None)."""
         if period < 2:
             raise ValueError(f"period must be at least 2 (or no request would ever pass), got {period}")
         with self._lock:
-            self._faults.set_storm((Fault(fault), period))
+            self._faults.set_storm((Fault(fault), period, operation))
 
     def calm(self) -> None:
         """End a :meth:`storm`."""

@@ -52,3 +52,13 @@ def test_feature_images_option_completes_the_spec(study_inputs, tmp_path):
     assert done.exit_code == 0, done.output
     manifest = json.loads((out / "manifest.json").read_text())
     assert manifest["spec"]["inputs"]["feature_images"] == str(study_inputs["features"]) and manifest["n_hits"] == 3
+
+
+def test_tasks_build_refuses_a_spec_mturk_would_refuse(tmp_path):
+    spec = tmp_path / "spec.toml"
+    spec.write_text('study = "simulatability"\n[inputs]\nstore = "s"\npath = "p"\n[hit]\nmax_assignments = 2000000\n')
+    result = CliRunner().invoke(main, ["tasks", "build", str(spec), "--out", str(tmp_path / "b")])
+    lines = [line for line in result.output.splitlines() if line.strip()]
+    assert result.exit_code != 0 and len(lines) == 1, result.output
+    assert lines[0].startswith("Error:") and "hit.max_assignments=2000000" in lines[0]
+    assert not (tmp_path / "b").exists()

@@ -16,6 +16,8 @@ from studykit.analysis.simulate import AnnotatorModel
 from studykit.cli import main
 from studykit.features import FeatureStore
 from studykit.solver.layers import DecisionLayer
+from studykit.tasks import load_spec
+from studykit.tasks.batch import batch_id
 
 STUDIES = ("simulatability", "spurious", "misclassification")
 
@@ -61,6 +63,8 @@ def test_batches_results_and_reports_agree(demo, study):
         local = pd.read_csv(out / "reports-mturk-local" / study / name)
         pd.testing.assert_frame_equal(local, pd.read_csv(out / "reports" / study / name))   # boto3 lost nothing
     assert (out / "reports" / study / "report.md").read_text().startswith("#")
+    # the spec written beside the batch (a TOML writer, not string concatenation) rebuilds it
+    assert batch_id(load_spec(out / "specs" / f"{study}.toml")) == manifest["batch_id"]
 
 
 def test_simulatability_report_recovers_the_simulated_accuracy(demo):

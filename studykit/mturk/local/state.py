@@ -1,11 +1,14 @@
-"""An in-memory MTurk requester account: the state behind :mod:`studykit.mturk.fake_server`.
+"""An in-memory MTurk requester account: the state behind :mod:`studykit.mturk.local.server`.
 
 :class:`FakeMTurk` implements the operations studykit uses, with MTurk's observable behaviour:
 HIT types registered twice with identical values share one id; ``UniqueRequestToken`` makes
 CreateHITWithHITType and SendBonus idempotent (``AWS.MechanicalTurk.HitAlreadyExists`` names the
 existing HIT); assignments move Submitted -> Approved/Rejected (and auto-approve after the HIT type's
 delay); a HIT is Reviewable once expired or full, and can be deleted only then and only with every
-assignment reviewed. Requests arrive as the parsed JSON bodies botocore sends; timestamps are epoch
+assignment reviewed. Faults of the account itself can be arranged: a HIT deleted outside studykit
+(:meth:`FakeMTurk.remove_hit`), a ``HitAlreadyExists`` message that names only the token, and a
+token memory shorter than MTurk's 24 hours (0: a server that forgets tokens at once).
+Requests arrive as the parsed JSON bodies botocore sends; timestamps are epoch
 seconds as in MTurk's JSON protocol. Only the standard library is used.
 """
 
@@ -19,8 +22,8 @@ import threading
 import time
 from decimal import Decimal
 
-from .answers import format_answers
-from .preflight import MAX_QUESTION_BYTES
+from ..answers import format_answers
+from ..preflight import MAX_QUESTION_BYTES
 
 __all__ = ["FakeMTurk", "ServiceError"]
 
@@ -68,6 +71,12 @@ class FakeMTurk:
         Seeds the generated ids.
     balance : str
         What GetAccountBalance reports.
+    token_memory_seconds : float
+        How long a ``UniqueRequestToken`` is remembered: MTurk's 24 hours by default, 0 to forget
+        every token at once.
+    duplicate_message_names_hit : bool
+        Whether a ``HitAlreadyExists`` message names the existing HIT (as MTurk documents) or only
+        the token.
     """
 
     #: The operations answered, and the methods answering them.
@@ -81,7 +90,10 @@ class FakeMTurk:
         "ListBonusPayments": "_op_list_bonus_payments", "NotifyWorkers": "_op_notify_workers",
     }
 
-    def __init__(self, seed: int = 0, balance: str = "10000.00"):
+    def __init__(self, seed: int = 0, balance: str = "10000.00", *,
+                 token_memory_seconds: float = TOKEN_MEMORY_SECONDS, duplicate_message_names_hit: bool = True):
+        self.token_memory_seconds = token_memory_seconds
+        self.duplicate_message_names_hit = duplicate_message_names_hit
         self._rng = random.Random(seed)
         self._lock = threading.RLock()
         self.balance = balance
@@ -111,12 +123,21 @@ class FakeMTurk:
         if token is None:
             return None
         found = self._tokens.get((operation, token))
-        return found[0] if found and time.time() - found[1] < TOKEN_MEMORY_SECONDS else None
+        return found[0] if found and time.time() - found[1] < self.token_memory_seconds else None
 
     def forget_request_tokens(self) -> None:
         """Forget every UniqueRequestToken, as MTurk does 24 hours after a call."""
         with self._lock:
             self._tokens.clear()
+
+    def remove_hit(self, hit_id: str) -> None:
+        """Delete a HIT behind studykit's back (the Requester website, another tool): every call
+        naming it then answers ``HITDoesNotExist``, and ListHITs no longer shows it."""
+        with self._lock:
+            hit = self._hit(hit_id)
+            for assignment_id in hit["_assignments"]:
+                self.assignments.pop(assignment_id, None)
+            del self.hits[hit_id]
 
     def _hit(self, hit_id: str) -> dict:
         if hit_id not in self.hits:
@@ -159,7 +180,8 @@ class FakeMTurk:
     def _op_create_hit_with_hit_type(self, params: dict) -> dict:
         existing = self._remembered("CreateHIT", params.get("UniqueRequestToken"))
         if existing:
-            raise _request_error(f"There is already a HIT with this UniqueRequestToken: {existing}.",
+            named = existing if self.duplicate_message_names_hit else params["UniqueRequestToken"]
+            raise _request_error(f"There is already a HIT with this UniqueRequestToken: {named}.",
                                  "HitAlreadyExists")
         hit_type = self.hit_types.get(params["HITTypeId"])
         if hit_type is None:
@@ -260,7 +282,7 @@ class FakeMTurk:
         if bool(hit_id) == bool(assignment_id):
             raise _request_error("Exactly one of HITId and AssignmentId is required.")
         listed = [dict(b) for b in self.bonuses if b["AssignmentId"] == assignment_id
-                  or (hit_id and self.assignments[b["AssignmentId"]]["HITId"] == hit_id)]
+                  or (hit_id and self.assignments.get(b["AssignmentId"], {}).get("HITId") == hit_id)]
         page, extra = _page(listed, params)
         return {"BonusPayments": page, **extra}
 

@@ -1,0 +1,123 @@
+"""Issue 12: paths at a large class count, certified by KKT conditions recomputed from the returned
+layers (numpy float64, independent of the solver's own metric); methods agree; config API."""
+
+import json
+
+import numpy as np
+import pytest
+
+from studykit.solver import PathConfig, PathResult, fit_path
+
+K = 200
+
+
+@pytest.fixture(scope="module")
+def many_classes():
+    """k=200 classes, n=1000 rows, d=12 features: a sparse linear signal plus label noise."""
+    rng = np.random.default_rng(3)
+    n, d = 1000, 12
+    X = rng.normal(size=(n, d)) @ (np.eye(d) + 0.3 * rng.normal(size=(d, d)))
+    W = rng.normal(size=(K, d)) * (rng.random((K, d)) < 0.2) * 2.0
+    y = (X @ W.T + rng.gumbel(size=(n, K))).argmax(1)
+    y[:K] = np.arange(K)  # every class present
+    return X.astype(np.float32), y
+
+
+@pytest.fixture(scope="module")
+def paths(many_classes):
+    X, y = many_classes
+    config = PathConfig(n_alphas=4, eps=0.1)
+    return {"float32": fit_path(X, y, config), "float64": fit_path(X, y, config, dtype="float64")}
+
+
+def kkt_from_layers(result: PathResult, X, y):
+    """Worst relative KKT violation per alpha, from the raw-feature layers and X alone."""
+    Xd = X.astype(np.float64)
+    n, k = len(y), int(y.max()) + 1
+    Y = np.eye(k)[y]
+    out = []
+    for i, alpha in enumerate(result.alphas):
+        layer = result.layer(i)
+        Z = Xd @ layer.weight.astype(np.float64).T + layer.bias
+        P = np.exp(Z - Z.max(1, keepdims=True))
+        P /= P.sum(1, keepdims=True)
+        Ws = result.coef_dense(i)  # the penalized variables: standardized-scale coefficients
+        Xs = (Xd - result.mean) / result.scale
+        G = (P - Y).T @ Xs / n
+        gb = (P - Y).mean(0)
+        l1, l2 = alpha * result.config.l1_ratio, alpha * (1 - result.config.l1_ratio)
+        V = np.where(Ws != 0, np.abs(G + l2 * Ws + l1 * np.sign(Ws)), np.maximum(np.abs(G) - l1, 0))
+        if i == 0:
+            scale = np.abs((np.eye(k)[y] - Y.mean(0)).T @ Xs / n).max()
+        out.append(max(V.max(), np.abs(gb).max()) / scale)
+    return np.array(out)
+
+
+def test_every_alpha_is_certified_by_kkt_recomputed_from_the_layers(paths, many_classes):
+    X, y = many_classes
+    result = paths["float32"]
+    assert result.coefs[-1].shape == (K, X.shape[1]) and result.metrics["nnz"].iloc[-1] > 50
+    recomputed = kkt_from_layers(result, X, y)
+    # float32 layers and data: allow 3x the solver's 1e-4 for rounding of the raw-scale weights
+    assert (recomputed <= 3e-4).all(), recomputed
+    np.testing.assert_allclose(recomputed, result.metrics["kkt"], atol=1e-4)
+
+
+def test_float32_and_float64_paths_agree_on_the_objective_at_every_alpha(paths):
+    a, b = (paths[m].metrics["train_objective"].to_numpy() for m in ("float32", "float64"))
+    np.testing.assert_allclose(a, b, rtol=1e-4)
+
+
+def test_reduced_precision_gemms_keep_the_certificate_and_the_path(clf_data):
+    X, y = clf_data
+    exact = fit_path(X, y, PathConfig(n_alphas=4, eps=0.05, dtype="float32"))
+    lowp = fit_path(X, y, PathConfig(n_alphas=4, eps=0.05, dtype="float32", matmul_precision="bf16"))
+    assert lowp.metrics["converged"].all() and (lowp.metrics["kkt"] <= 1e-4).all()
+    np.testing.assert_allclose(lowp.metrics["train_objective"], exact.metrics["train_objective"], rtol=1e-4)
+    assert lowp.config.matmul_precision == "bf16"
+
+
+def test_gaussian_gram_cd_matches_owlqn(reg_data):
+    X, Y = reg_data
+    cd = fit_path(X, Y, family="gaussian", n_alphas=8, eps=1e-2, method="cd")
+    qn = fit_path(X, Y, family="gaussian", n_alphas=8, eps=1e-2, method="owlqn")
+    assert cd.metrics["converged"].all() and (cd.metrics["kkt"] <= 1e-4).all()
+    np.testing.assert_allclose(cd.metrics["train_objective"], qn.metrics["train_objective"], rtol=1e-4)
+    with pytest.raises(ValueError, match="gaussian only"):
+        PathConfig(method="cd")
+
+
+def test_config_argument_equals_keyword_shortcuts(clf_data):
+    X, y = clf_data
+    config = PathConfig(n_alphas=4, eps=0.05, l1_ratio=0.9)
+    a = fit_path(X, y, config)
+    b = fit_path(X, y, n_alphas=4, eps=0.05, l1_ratio=0.9)
+    c = fit_path(X, y, PathConfig(n_alphas=4), eps=0.05, l1_ratio=0.9)
+    assert a.config == b.config == c.config == config
+    for other in (b, c):
+        np.testing.assert_array_equal(a.intercepts, other.intercepts)
+    with pytest.raises(TypeError, match="l1ratio"):
+        fit_path(X, y, l1ratio=0.5)
+    with pytest.raises(ValueError, match="matmul_precision"):
+        PathConfig(matmul_precision="fp8")
+
+
+def test_typed_config_round_trips_and_old_untyped_files_load(tmp_path, clf_data):
+    X, y = clf_data
+    result = fit_path(X, y, n_alphas=3, eps=0.1, method="fista", alphas=None)
+    result.info["features_dir"] = "/somewhere"
+    result.save(tmp_path / "new")
+    stored = json.loads((tmp_path / "new" / "config.json").read_text())
+    assert stored["method"] == "fista" and stored["alpha_max"] == result.info["alpha_max"]
+    loaded = PathResult.load(tmp_path / "new")
+    assert isinstance(loaded.config, PathConfig) and loaded.config == result.config
+    assert loaded.info["features_dir"] == "/somewhere"
+    # a config.json of an earlier version: no matmul_precision, data facts mixed in
+    del stored["matmul_precision"]
+    (tmp_path / "new" / "config.json").write_text(json.dumps(stored))
+    old = PathResult.load(tmp_path / "new")
+    assert old.config.method == "fista" and old.config.matmul_precision == "highest"
+    stored["l1_ratio"] = 7.0
+    (tmp_path / "new" / "config.json").write_text(json.dumps(stored))
+    with pytest.raises(ValueError, match="config.json.*l1_ratio"):
+        PathResult.load(tmp_path / "new")
