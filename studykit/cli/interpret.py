@@ -343,3 +343,97 @@ def _encoder(store, spec: str | None, device: str):
     if not spec:
         raise ValueError(f"{store.directory}: meta.json names no encoder; pass --encoder")
     return load_encoder(str(spec), device)
+
+
+# ---------------------------------------------------------------------------------------------
+# issue 19: image counterfactuals (appendix F.2, Figure 31)
+@interpret.command("counterfactual-image")
+@store_option("Feature store whose model (meta.json) is run [default: the one the path was fitted on].")
+@click.option("--path", "path_dir", required=True, type=click.Path(file_okay=False, path_type=Path),
+              help="Path folder with layers/dense.npz and layers/sparse.npz (after `studykit solve select`).")
+@click.option("--images", "images_dir", required=True, type=click.Path(file_okay=False, path_type=Path),
+              help="Folder of images (of classes other than the target) to paste the pattern into.")
+@click.option("--masks", "masks_dir", type=click.Path(file_okay=False, path_type=Path), default=None,
+              help="Folder of grayscale masks named like the images (white = pattern) [default: --mask-box].")
+@click.option("--mask-box", "mask_box", default=None, metavar="x0,y0,x1,y1",
+              help="One box mask for every image, in pixels of the model input [default: the centre square "
+                   "of half the side].")
+@click.option("--pattern", "pattern_path", required=True, type=click.Path(path_type=Path),
+              help="The spurious pattern: an image, or a folder of images (each image draws one, seeded).")
+@click.option("--target", "target_text", required=True, metavar="CLASS", help="Target class: index or name.")
+@_OUT
+@_OVERWRITE
+@click.option("--n-examples", type=int, default=6, show_default=True, help="Images shown in examples.png.")
+@click.option("--confidence", type=float, default=0.95, show_default=True, help="Level of the flip-rate intervals.")
+@click.option("--batch-size", type=int, default=64, show_default=True)
+@_SEED
+@_DEVICE
+def counterfactual_image(store_dir, path_dir, images_dir, masks_dir, mask_box, pattern_path, target_text, out,
+                         overwrite, n_examples, confidence, batch_size, seed, device) -> None:
+    """Paste a spurious pattern into images by a mask (x' = m*pattern + (1-m)*x) and measure how often the
+    dense and the sparse layer flip to the target class: OUT/flip_rates.{csv,md}, predictions.csv,
+    examples.png and counterfactuals/."""
+    with user_errors():
+        from studykit.features import FeatureStore
+        from studykit.interpret import counterfactual_image as cfi
+        from studykit.interpret.activations import load_feature_model, store_input_shape
+        from studykit.solver import DecisionLayer, PathResult
+
+        if masks_dir is not None and mask_box is not None:
+            raise ValueError("give --masks or --mask-box, not both")
+        refuse_existing([out / name for name in ("flip_rates.csv", "flip_rates.md", "predictions.csv",
+                                                 "examples.png", "counterfactuals")], overwrite)
+        layers = {name: DecisionLayer.load(_layer_file(path_dir, name)) for name in ("dense", "sparse")}
+        store = FeatureStore.open(store_dir) if store_dir else _path_store(PathResult.load(path_dir), None)
+        names = layers["sparse"].classes or store.classes
+        target = _parse_target(target_text, names, layers["sparse"].n_classes)
+        shape = store_input_shape(store)
+        model = load_feature_model(store, torch_device(device), input_shape=shape)
+        images = cfi.load_images(images_dir, shape)
+        masks = (cfi.load_masks(masks_dir, images.files, shape[1:]) if masks_dir is not None
+                 else cfi.box_masks(len(images.files), shape[1:], _parse_box(mask_box)))
+        result = cfi.image_counterfactuals(model, layers, images, masks, cfi.load_patterns(pattern_path, shape),
+                                           target, seed=seed, batch_size=batch_size, confidence=confidence)
+        cfi.write_report(result, out, names, n_examples=n_examples, confidence=confidence)
+    label = names[target] if names else str(target)
+    for r in result.rates.itertuples():
+        click.echo(f"{r.layer}: {r.n_flipped} of {r.n_eligible} eligible images flipped to {label} "
+                   f"({100 * r.flip_rate:.1f}%, {round(100 * confidence)}% interval {100 * r.ci_low:.1f}% to "
+                   f"{100 * r.ci_high:.1f}%)" if r.n_eligible else f"{r.layer}: every image is already "
+                   f"predicted as {label}")
+    click.echo(f"{out}: flip_rates.csv, flip_rates.md, predictions.csv, examples.png")
+
+
+def _layer_file(path_dir: Path, name: str) -> Path:
+    file = path_dir / "layers" / f"{name}.npz"
+    if not file.is_file():
+        raise FileNotFoundError(f"{file}: missing; run `studykit solve select {path_dir}` first")
+    return file
+
+
+def _parse_target(text: str, names, n_classes: int) -> int:
+    """A class index, or a class name among ``names``."""
+    text = text.strip()
+    if text.lstrip("-").isdigit():
+        index = int(text)
+    elif names and text in names:
+        index = list(names).index(text)
+    else:
+        known = f": one of {list(names)}" if names else " (the layers name no classes: give an index)"
+        raise ValueError(f"--target {text!r} is not a class{known}")
+    if not 0 <= index < n_classes:
+        raise ValueError(f"--target {text}: expected a class index in 0..{n_classes - 1}")
+    return index
+
+
+def _parse_box(text: str | None):
+    if text is None:
+        return None
+    parts = text.split(",")
+    try:
+        box = [int(p) for p in parts]
+    except ValueError:
+        box = []
+    if len(box) != 4:
+        raise ValueError(f"--mask-box {text!r}: expected four integers x0,y0,x1,y1")
+    return box

@@ -38,7 +38,8 @@ def solve() -> None:
 @click.argument("features_dir", metavar="STORE", type=click.Path(path_type=Path))
 @click.option("--out", "out", required=True, type=click.Path(file_okay=False, path_type=Path),
               help="Path folder to write (path.npz, metrics.csv, config.json).")
-@click.option("--family", type=click.Choice(["multinomial", "gaussian"]), default="multinomial", show_default=True)
+@click.option("--family", type=click.Choice(["multinomial", "gaussian", "binomial", "multilabel"]), default="multinomial",
+              show_default=True, help="binomial: 0/1 labels, one sigmoid; multilabel: a 0/1 label matrix.")
 @click.option("--l1-ratio", type=float, default=0.99, show_default=True,
               help="L1/L2 mix of the elastic net (glm-saga calls it alpha).")
 @click.option("--n-alphas", type=int, default=100, show_default=True, help="Number of regularization strengths.")
@@ -61,11 +62,15 @@ def solve() -> None:
 @click.option("--dtype", type=click.Choice(["float32", "float64"]), default=None, help="[default: the features' dtype]")
 @click.option("--matmul-precision", type=click.Choice(["highest", "tf32", "bf16"]), default="highest", show_default=True,
               help="GEMM precision on a GPU (owlqn/fista); the KKT certificate and objective stay float32.")
+@click.option("--grouped", is_flag=True,
+              help="Group penalty: each feature is used by every class or by none (glm-saga's group=True).")
+@click.option("--include-unregularized", is_flag=True, help="Append the alpha=0 fit to the path (glm-saga's do_zero).")
 @overwrite_option("a complete path already in --out")
 def path_command(features_dir: Path, out: Path, family: str, l1_ratio: float, n_alphas: int, eps: float,
                  method: str, stopping: str, tol: float | None, lookbehind: int, max_epochs: int, batch_size: int,
                  lr: float | None, standardize: bool, val_fraction: float, seed: int, device: str,
-                 table_device: str | None, dtype: str | None, matmul_precision: str, overwrite: bool) -> None:
+                 table_device: str | None, dtype: str | None, matmul_precision: str, grouped: bool,
+                 include_unregularized: bool, overwrite: bool) -> None:
     """Fit a regularization path on the features of the feature store STORE.
 
     An interrupted fit resumes from --out/checkpoint when run again with the same options.
@@ -77,7 +82,8 @@ def path_command(features_dir: Path, out: Path, family: str, l1_ratio: float, n_
         config = PathConfig(family=family, l1_ratio=l1_ratio, n_alphas=n_alphas, eps=eps, method=method,
                             stopping=stopping, tol=tol, lookbehind=lookbehind, max_epochs=max_epochs,
                             batch_size=batch_size, lr=lr, standardize=standardize, seed=seed, dtype=dtype,
-                            matmul_precision=matmul_precision)
+                            matmul_precision=matmul_precision, grouped=grouped,
+                            include_unregularized=include_unregularized)
         replacing = (out / "path.npz").exists()
         if replacing and not overwrite:
             raise click.ClickException(f"{out / 'path.npz'} already exists (a complete path); "
@@ -105,7 +111,7 @@ def _path_summary(result, out: Path) -> str:
     m = result.metrics
     text = (f"{out}: {len(result)} alphas ({result.alphas[0]:.4g} to {result.alphas[-1]:.4g}), "
             f"nnz {int(m['nnz'].min())} to {int(m['nnz'].max())}")
-    by = "val_accuracy" if result.family == "multinomial" else "val_loss"
+    by = "val_loss" if result.family == "gaussian" else "val_accuracy"
     if m[by].notna().any():
         i = result.best(by)
         text += f", best {by.replace('_', ' ')} {m[by].iloc[i]:.4f} at index {i}"
@@ -188,6 +194,9 @@ def _check_compatible(sparse, dense, store) -> None:
 def _write_report(result, out_dir: Path, sparse, dense, X_test, y_test, k: int) -> dict:
     from studykit.solver.analyses import write_report
 
+    if sparse.family != "multinomial":  # issue 19: the top-k table is defined for class scores only
+        X_test = y_test = None
+
     return write_report(result, out_dir, sparse=sparse, dense=dense, X_test=X_test, y_test=y_test, k=k,
                         scale=result.scale)
 
@@ -202,5 +211,7 @@ def _layer_summary(layer, file: Path, X_test, y_test) -> str:
         return text + ", no test split"
     if layer.family == "multinomial":
         return text + f", test accuracy {float(np.mean(layer.predict(X_test) == y_test)):.4f}"
+    if layer.family in ("binomial", "multilabel"):  # issue 19: mean per-label accuracy
+        return text + f", test accuracy {float(np.mean(layer.predict(X_test) == np.asarray(y_test))):.4f}"
     residual = layer.predict(X_test) - np.asarray(y_test, dtype=np.float64).reshape(len(y_test), -1)
     return text + f", test mean squared error {float(np.mean(residual ** 2)):.4g}"

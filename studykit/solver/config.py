@@ -36,6 +36,8 @@ class PathConfig:
     seed: int = 0
     dtype: str | None = None
     matmul_precision: str = "highest"
+    grouped: bool = False
+    include_unregularized: bool = False
 
     def __post_init__(self):
         _check(self.family in FAMILIES, "family", self.family, f"one of {sorted(FAMILIES)}")
@@ -61,12 +63,20 @@ class PathConfig:
                f"one of {list(MATMUL_PRECISIONS)}")
         _check(self.matmul_precision == "highest" or self.method in ("auto", "owlqn", "fista"), "matmul_precision",
                self.matmul_precision, f"'highest' with method={self.method!r}")
+        _check(isinstance(self.grouped, bool), "grouped", self.grouped, "True or False")
+        _check(not (self.grouped and self.method == "cd"), "method", self.method,
+               "not 'cd' with grouped=True (Gram coordinate descent has no group form)")
+        _check(isinstance(self.include_unregularized, bool), "include_unregularized", self.include_unregularized,
+               "True or False")
 
     @property
     def solver(self) -> str:
         """The method in force: ``method``; ``"auto"`` is ``owlqn``, which measured fastest for
-        both families (benchmarks/solver.py; ``cd`` wins only when n_samples >> n_features)."""
-        return "owlqn" if self.method == "auto" else self.method
+        both families (benchmarks/solver.py; ``cd`` wins only when n_samples >> n_features).
+        OWL-QN's orthant-wise steps have no group form, so a ``grouped`` path with ``owlqn``
+        (or ``auto``) is solved by ``fista``, the other working-set solver (issue 19)."""
+        method = "owlqn" if self.method == "auto" else self.method
+        return "fista" if self.grouped and method == "owlqn" else method
 
     @property
     def stopping_rule(self) -> str:

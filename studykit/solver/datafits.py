@@ -80,3 +80,42 @@ def get_datafit(family: str) -> Gaussian | Multinomial:
         return FAMILIES[family]
     except KeyError:
         raise ValueError(f"family={family!r} is not one of {sorted(FAMILIES)}") from None
+
+
+# ---------------------------------------------------------------------------------------------
+# Independent sigmoids: ``multilabel`` (an n x k 0/1 target matrix, k labels that may each be on or
+# off) and ``binomial`` (0/1 labels, its k = 1 case: two classes, one output, as scikit-learn's
+# binary LogisticRegression). ``loss_i = sum_c softplus(z_ic) - y_ic z_ic``, the binary
+# cross-entropy of every output.
+
+@dataclass(frozen=True)
+class Multilabel:
+    """Binary cross-entropy per output; targets ``(n_samples, n_labels)`` of 0/1 (floats)."""
+
+    name: str = "multilabel"
+    #: The Hessian of the binary cross-entropy in ``z_ic`` is ``p (1 - p) <= 1/4``, diagonal.
+    curvature: float = 0.25
+
+    def loss_sum(self, Z: torch.Tensor, Y: torch.Tensor) -> torch.Tensor:
+        return (torch.nn.functional.softplus(Z) - Y * Z).sum(dtype=torch.float64)
+
+    def residual_and_loss(self, Z, Y):
+        """Residual ``sigmoid(z_i) - y_i`` and summed loss (the sum accumulated in float64)."""
+        return torch.sigmoid(Z) - Y, self.loss_sum(Z, Y)
+
+    def correct(self, Z: torch.Tensor, Y: torch.Tensor) -> torch.Tensor:
+        """Correct outputs (``z > 0`` iff ``y = 1``) divided by the number of outputs: over rows, the
+        mean per-label accuracy."""
+        return ((Z > 0) == (Y > 0.5)).sum() / Z.shape[1]
+
+
+@dataclass(frozen=True)
+class Binomial(Multilabel):
+    """Two classes, one output (logit of class 1); targets: labels 0/1 of shape ``(n_samples,)``."""
+
+    name: str = "binomial"
+
+
+#: Families whose targets are 0/1 outputs of independent sigmoids.
+SIGMOID_FAMILIES = ("multilabel", "binomial")
+FAMILIES.update(multilabel=Multilabel(), binomial=Binomial())

@@ -13,13 +13,15 @@ import math
 import torch
 
 from .design import Design
-from .penalties import prox_elastic_net
+from .penalties import penalty_functions
 
 
-def fista(D: Design, Y, datafit, W, b, Z, alpha, l1_ratio, *, L, target, max_iter):
+def fista(D: Design, Y, datafit, W, b, Z, alpha, l1_ratio, *, L, target, max_iter, grouped=False):
     """FISTA with backtracking and gradient restart on a (restricted) design. ``Z`` are the
     predictions at ``(W, b)``. Stops when ``2 L max|x+ - y|`` (a bound on the subgradient
-    distance at ``x+``) is below ``target``."""
+    distance at ``x+``) is below ``target``. ``grouped``: the group prox (columns), and the step
+    measured per column in Euclidean norm."""
+    prox_elastic_net = penalty_functions(grouped)[1]  # issue 19
     n = D.n_samples
     x, xb, xZ = W, b, Z
     y, yb, yZ = W, b, Z
@@ -42,7 +44,8 @@ def fista(D: Design, Y, datafit, W, b, Z, alpha, l1_ratio, *, L, target, max_ite
             if fn <= quad + slack * max(1.0, abs(fy)):
                 break
             L *= 2.0
-        step = max(float(dW.abs().max()) if dW.numel() else 0.0, float(db.abs().max()))
+        step = max(float((dW.norm(dim=0) if grouped else dW.abs()).max()) if dW.numel() else 0.0,
+                   float(db.abs().max()))
         if 2.0 * L * step <= target:
             return Wn, bn, Zn, it, False
         # gradient-based adaptive restart (O'Donoghue & Candes): momentum only while it helps

@@ -19,7 +19,8 @@ class DecisionLayer:
     ----------
     weight : ndarray, shape (n_classes, n_features)
     bias : ndarray, shape (n_classes,)
-    family : ``"multinomial"`` (class scores, softmax probabilities) or ``"gaussian"``.
+    family : ``"multinomial"`` (class scores, softmax probabilities), ``"gaussian"``, ``"binomial"``
+        (one row: the logit of class 1) or ``"multilabel"`` (one sigmoid per row).
     name : what the layer is in a study, e.g. ``"sparse"`` or ``"dense"``.
     source : where it came from, e.g. ``"path index 41 (alpha=0.0123, l1_ratio=0.99)"``.
     alpha, l1_ratio : the regularization it was fitted with (NaN when imported from a model).
@@ -75,12 +76,20 @@ class DecisionLayer:
         return out
 
     def predict(self, X) -> np.ndarray:
-        """Class indices (multinomial) or predicted outputs (gaussian)."""
+        """Class indices (multinomial), predicted outputs (gaussian), 0/1 labels ``(n_samples,)``
+        (binomial) or a 0/1 matrix ``(n_samples, n_labels)`` (multilabel)."""
         scores = self.decision_function(X)
+        if self.family in ("multilabel", "binomial"):  # issue 19
+            labels = (scores > 0).astype(np.int64)
+            return labels[:, 0] if self.family == "binomial" else labels
         return scores.argmax(1) if self.family == "multinomial" else scores
 
     def predict_proba(self, X) -> np.ndarray:
-        """Softmax class probabilities, shape ``(n_samples, n_classes)`` (multinomial only)."""
+        """Softmax class probabilities, shape ``(n_samples, n_classes)`` (multinomial); per-label
+        sigmoids ``(n_samples, n_labels)`` (multilabel); ``(n_samples, 2)`` (binomial)."""
+        if self.family in ("multilabel", "binomial"):  # issue 19
+            p = 1.0 / (1.0 + np.exp(-self.decision_function(X).astype(np.float64)))
+            return np.hstack([1.0 - p, p]) if self.family == "binomial" else p
         if self.family != "multinomial":
             raise ValueError(f"predict_proba needs a multinomial layer; {self.name!r} is {self.family}")
         scores = self.decision_function(X).astype(np.float64)

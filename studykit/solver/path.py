@@ -17,6 +17,11 @@ computed on exactly the rows and the standardization the solver uses,
 ``alpha_max = max_{j,c} |sum_i x_ij (y_ic - mean_c(y))| / (n * max(l1_ratio, 1e-3))``,
 and descends on a log grid to ``eps * alpha_max``; each solution warm-starts the next (and, for
 SAGA, so does the gradient table).
+
+Issue 19 adds: ``grouped=True``, the penalty ``alpha (rho sum_j ||W[:, j]||_2 + (1 - rho)/2 ||W||_F^2)``
+(whole feature columns; ``alpha_max`` from the largest column norm of the null model's gradient);
+``family="multilabel"`` / ``"binomial"`` (binary cross-entropy per output, :mod:`.multilabel`); and
+``include_unregularized=True``, which appends ``alpha = 0`` to the grid (glm-saga's ``do_zero``).
 """
 
 from __future__ import annotations
@@ -37,11 +42,12 @@ from studykit._device import resolve_device
 from studykit._progress import progress_bar
 
 from .config import PathConfig
-from .datafits import get_datafit
+from .datafits import SIGMOID_FAMILIES, get_datafit
 from .design import Design, as_index
 from .gramcd import gram_statistics, solve_gram_cd
+from .multilabel import mean_average_precision, null_intercept, sigmoid_targets
+from .penalties import penalty_functions
 from .workingset import SolveInfo, full_gradient, max_violation, solve_working_set
-from .penalties import penalty_value
 from .results import METRIC_COLUMNS, PathResult
 from .saga import SagaState, default_step, solve_saga
 
@@ -83,8 +89,13 @@ def fit_path(X, y, config: PathConfig | None = None, *, X_val=None, y_val=None, 
         (seeded) as the validation split *before* anything is fitted.
     config : PathConfig
         The objective, grid, method and stopping rule (see :class:`PathConfig` for every field).
-    **options : PathConfig fields, applied on top of ``config``.
-    n_classes, classes : number and names of classes (default: ``max(label) + 1``).
+    **options : PathConfig fields, applied on top of ``config``. Issue 19's fields:
+        ``grouped=True`` penalizes each feature column as one group across all outputs (see
+        :func:`studykit.solver.penalties.group_penalty_value`; ``method="owlqn"``/``"auto"`` then
+        runs as ``"fista"``, recorded as ``info["solver_method"]``); ``include_unregularized=True``
+        appends ``alpha = 0`` (the unregularized fit, glm-saga's ``do_zero``) to the grid.
+    n_classes, classes : number and names of classes (default: ``max(label) + 1``); for
+        ``binomial``, two names keep the second (the output is the logit of class 1).
     device, table_device : where the data and iterates live (default: ``X``'s device, or CPU) and
         where the SAGA table lives (default: ``device``). Data that does not fit on the device is
         streamed from ``X`` in row chunks.
@@ -106,6 +117,8 @@ def fit_path(X, y, config: PathConfig | None = None, *, X_val=None, y_val=None, 
         X_val, y_val = X, y
     problem = _Problem.build(config, X, y, train_rows, X_val, y_val, val_rows, X_test, y_test,
                              n_classes, device, table_device, preload)
+    if config.family == "binomial" and classes is not None and len(classes) == 2:
+        classes = tuple(classes)[1:]  # issue 19: the one output is the logit of class 1
     return _run(problem, config, classes, Path(checkpoint_dir) if checkpoint_dir else None, progress, callback)
 
 
@@ -174,6 +187,9 @@ class _Problem:
             if len(bad):
                 raise ValueError(f"{name}: label {y[bad[0]].item()!r} at row {bad[0]} is outside [0, {self.k})")
             return torch.as_tensor(y.astype(np.int64), device=self.device)
+        if self.datafit.name in SIGMOID_FAMILIES:  # issue 19: multilabel / binomial
+            return torch.as_tensor(sigmoid_targets(y, self.datafit.name, name, self.k), dtype=self.dtype,
+                                   device=self.device)
         if not np.all(np.isfinite(y)):
             row = int(np.flatnonzero(~np.isfinite(y).reshape(len(y), -1).all(1))[0])
             raise ValueError(f"{name}: target at row {row} is NaN or Inf")
@@ -205,6 +221,8 @@ def _n_outputs(family, ys, n_classes) -> int:
     if family == "gaussian":
         y = ys["train"]
         return 1 if y.ndim == 1 else y.shape[1]
+    if family in SIGMOID_FAMILIES:  # issue 19
+        return sigmoid_targets(ys["train"], family, "y").shape[1]
     labels = [v for v in ys.values() if v is not None]
     k = n_classes if n_classes is not None else int(max(np.max(v) for v in labels if len(v))) + 1
     counts = np.bincount(ys["train"][(ys["train"] >= 0) & (ys["train"] < k)].astype(np.int64), minlength=k)
@@ -244,6 +262,8 @@ def null_model(problem):
     if datafit.name == "multinomial":
         freq = torch.bincount(Y, minlength=problem.k).to(torch.float64) / design.n_samples
         b0 = freq.log() - freq.log().mean()
+    elif datafit.name in SIGMOID_FAMILIES:  # issue 19
+        b0 = null_intercept(Y, datafit.name)
     else:
         b0 = Y.double().mean(0)
     b0 = b0.to(problem.dtype)
@@ -254,10 +274,12 @@ def null_model(problem):
 def _run(problem, config: PathConfig, classes, checkpoint_dir, progress, callback) -> PathResult:
     b0, grad = null_model(problem)
     null_objective = grad.loss
-    grad_scale = float(grad.G.abs().max())
+    grad_scale = float(grad.G.norm(dim=0).max() if config.grouped else grad.G.abs().max())  # issue 19: groups
     l1_eff = max(config.l1_ratio, 1e-3)
     alpha_max = grad_scale / l1_eff
     grid = np.asarray(config.alphas) if config.alphas is not None else alpha_grid(alpha_max, config.n_alphas, config.eps)
+    if config.include_unregularized and (len(grid) == 0 or grid[-1] > 0):  # issue 19: glm-saga's do_zero
+        grid = np.append(grid, 0.0)
     if grad_scale == 0:
         grad_scale = 1.0  # y is constant: every coefficient is zero at every alpha
     state = _State.start(problem, config, b0, grid, null_objective)
@@ -291,7 +313,7 @@ def _run(problem, config: PathConfig, classes, checkpoint_dir, progress, callbac
     bar.close()
     info = {"alpha_max": alpha_max, "n_samples": problem.train.n_samples,
             "n_features": problem.train.n_features, "n_classes": problem.k, "device": str(problem.device),
-            "lipschitz": lipschitz, "lr": state.lr}
+            "lipschitz": lipschitz, "lr": state.lr, "solver_method": method}
     return PathResult(np.asarray(grid[:state.done], dtype=np.float64), state.coefs, np.stack(state.intercepts),
                       problem.train.mean.double().cpu().numpy(), problem.train.scale.double().cpu().numpy(),
                       pd.DataFrame(state.rows, columns=list(METRIC_COLUMNS)), config,
@@ -306,7 +328,7 @@ def _solve_alpha(problem, config, state, i, alpha, grad, grad_scale, lipschitz, 
         state.W, state.b, grad, info = solve_working_set(
             problem.train, problem.Y, problem.datafit, state.W, state.b, alpha, config.l1_ratio,
             grad=grad, grad_scale=grad_scale, tol=config.tolerance, max_epochs=config.max_epochs,
-            lipschitz_full=lipschitz, inner=method, precision=config.matmul_precision)
+            lipschitz_full=lipschitz, inner=method, precision=config.matmul_precision, grouped=config.grouped)
         return grad, info
     if method == "cd":
         S, C, Ybar = gram
@@ -328,7 +350,7 @@ def _solve_saga(problem, config, state, i, alpha, grad_scale):
             problem.train, problem.Y, problem.datafit, state.W, state.b, alpha, config.l1_ratio, state.saga,
             lr=state.lr, batch_size=config.batch_size, max_epochs=config.max_epochs, stopping=config.stopping_rule,
             tol=config.tolerance, lookbehind=config.lookbehind, grad_scale=grad_scale, generator=gen,
-            diverge_above=2.0 * state.null_objective)
+            diverge_above=2.0 * state.null_objective, grouped=config.grouped)
         if not info.diverged:
             state.W, state.b = W, b
             return info
@@ -341,8 +363,9 @@ def _solve_saga(problem, config, state, i, alpha, grad_scale):
 def _metrics(problem, state, alpha, config, info, grad_scale, grad) -> dict:
     """One row of ``PathResult.metrics`` from the :class:`Gradient` at the solution."""
     datafit, W, b = problem.datafit, state.W, state.b
-    kkt = max_violation(W, grad.G, grad.gb, alpha, config.l1_ratio)[0] / grad_scale
-    row = {"train_loss": grad.loss, "train_objective": grad.loss + penalty_value(W, alpha, config.l1_ratio),
+    kkt = max_violation(W, grad.G, grad.gb, alpha, config.l1_ratio, grouped=config.grouped)[0] / grad_scale
+    penalty = penalty_functions(config.grouped)[0]
+    row = {"train_loss": grad.loss, "train_objective": grad.loss + penalty(W, alpha, config.l1_ratio),
            "train_accuracy": _accuracy(datafit, grad.Z, problem.Y), "kkt": kkt,
            "epochs": info.epochs if info else 0, "converged": info.converged if info else True,
            "working_set": info.working_set if info else 0}
@@ -354,6 +377,10 @@ def _metrics(problem, state, alpha, config, info, grad_scale, grad) -> dict:
             Zs = split.forward(W, b)
             row[f"{name}_loss"] = float(datafit.loss_sum(Zs, Ys)) / split.n_samples
             row[f"{name}_accuracy"] = _accuracy(datafit, Zs, Ys)
+            if datafit.name in SIGMOID_FAMILIES:  # issue 19
+                row[f"{name}_average_precision"] = mean_average_precision(Zs, Ys)
+    if datafit.name in SIGMOID_FAMILIES:
+        row["train_average_precision"] = mean_average_precision(grad.Z, problem.Y)
     nz = (W != 0)
     row.update(nnz=int(nz.sum()), features_per_class=float(nz.sum(1).double().mean()),
                features_used=int(nz.any(0).sum()))

@@ -21,9 +21,12 @@ METRIC_COLUMNS = (
     "index", "alpha", "nnz", "features_per_class", "features_used",
     "train_loss", "train_objective", "train_accuracy", "val_loss", "val_accuracy",
     "test_loss", "test_accuracy", "kkt", "converged", "epochs", "working_set", "seconds",
+    # issue 19: mean over labels of the average precision (multilabel and binomial paths; NaN otherwise)
+    "train_average_precision", "val_average_precision", "test_average_precision",
 )
 #: Metrics for which larger is better (for ``best`` and ``select``).
-HIGHER_IS_BETTER = {"train_accuracy", "val_accuracy", "test_accuracy"}
+HIGHER_IS_BETTER = {"train_accuracy", "val_accuracy", "test_accuracy",
+                    "train_average_precision", "val_average_precision", "test_average_precision"}
 
 
 @dataclass

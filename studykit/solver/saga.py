@@ -35,7 +35,7 @@ import torch
 
 from .design import Design
 from .workingset import SolveInfo, full_gradient, max_violation
-from .penalties import penalty_value, prox_elastic_net
+from .penalties import penalty_functions
 
 STOPPING_RULES = ("gradient", "lookbehind", "kkt")
 
@@ -75,11 +75,12 @@ def default_step(design: Design, datafit, batch_size: int) -> float:
 def solve_saga(design: Design, Y, datafit, W, b, alpha: float, l1_ratio: float, state: SagaState, *,
                lr: float, batch_size: int, max_epochs: int, stopping: str, tol: float,
                lookbehind: int, grad_scale: float, generator: torch.Generator,
-               diverge_above: float = float("inf")):
+               diverge_above: float = float("inf"), grouped: bool = False):
     """Run SAGA epochs for one ``alpha`` from ``(W, b)`` and ``state`` (updated in place).
 
     Stops early with ``info.diverged`` when an epoch leaves non-finite iterates or an objective
-    estimate above ``diverge_above``."""
+    estimate above ``diverge_above``. ``grouped``: the group penalty and prox (issue 19)."""
+    penalty_value, prox_elastic_net = penalty_functions(grouped)
     n = design.n_samples
     table = state.table
     device = W.device
@@ -119,7 +120,7 @@ def solve_saga(design: Design, Y, datafit, W, b, alpha: float, l1_ratio: float, 
             converged = since_best >= lookbehind
         else:
             g = full_gradient(design, Y, datafit, W, b)
-            converged = max_violation(W, g.G, g.gb, alpha, l1_ratio)[0] <= tol * grad_scale
+            converged = max_violation(W, g.G, g.gb, alpha, l1_ratio, grouped)[0] <= tol * grad_scale
         if converged:
             break
     return W, b, SolveInfo(epoch, converged, design.n_features)

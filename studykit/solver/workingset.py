@@ -28,7 +28,7 @@ import torch
 from .design import Design
 from .fista import fista
 from .owlqn import owlqn
-from .penalties import kkt_violation
+from .penalties import group_kkt_violation, kkt_violation
 
 log = logging.getLogger(__name__)
 
@@ -71,10 +71,14 @@ def full_gradient(design: Design, Y, datafit, W, b) -> Gradient:
     return Gradient(Z, float(loss) / n, design.backward(U) / n, U.sum(0) / n)
 
 
-def max_violation(W, G, gb, alpha, l1_ratio) -> tuple[float, torch.Tensor]:
-    """Largest KKT violation overall and per feature column (max over classes)."""
-    V = kkt_violation(W, G, alpha, l1_ratio)
-    per_feature = V.amax(0) if V.numel() else V.new_zeros(W.shape[1])
+def max_violation(W, G, gb, alpha, l1_ratio, grouped: bool = False) -> tuple[float, torch.Tensor]:
+    """Largest KKT violation overall and per feature column (max over classes; for ``grouped``, the
+    column's violation of the group conditions)."""
+    if grouped:  # issue 19
+        per_feature = group_kkt_violation(W, G, alpha, l1_ratio)
+    else:
+        V = kkt_violation(W, G, alpha, l1_ratio)
+        per_feature = V.amax(0) if V.numel() else V.new_zeros(W.shape[1])
     worst = max(float(per_feature.max()) if per_feature.numel() else 0.0, float(gb.abs().max()))
     return worst, per_feature
 
@@ -82,7 +86,7 @@ def max_violation(W, G, gb, alpha, l1_ratio) -> tuple[float, torch.Tensor]:
 def solve_working_set(design: Design, Y, datafit, W, b, alpha: float, l1_ratio: float, *,
                       grad: Gradient | None, grad_scale: float, tol: float, max_epochs: int,
                       lipschitz_full: float, inner: str = "owlqn", min_working_set: int = 32,
-                      precision: str = "highest") -> tuple:
+                      precision: str = "highest", grouped: bool = False) -> tuple:
     """Solve one ``alpha`` from the warm start ``(W, b)`` (``grad``: its :class:`Gradient`, or
     None to compute it); returns ``W, b, grad, info`` with ``grad`` at the solution.
 
@@ -94,8 +98,9 @@ def solve_working_set(design: Design, Y, datafit, W, b, alpha: float, l1_ratio: 
     if grad is None:
         grad = full_gradient(design, Y, datafit, W, b)
     epochs = 0
-    worst, per_feature = max_violation(W, grad.G, grad.gb, alpha, l1_ratio)
+    worst, per_feature = max_violation(W, grad.G, grad.gb, alpha, l1_ratio, grouped)
     n_ws = 0
+    extra = {"grouped": True} if grouped else {}  # issue 19: only fista has a group prox
     inner_target = 0.5 * target
     while worst > target and epochs < max_epochs:
         support = (W != 0).any(0)
@@ -113,12 +118,12 @@ def solve_working_set(design: Design, Y, datafit, W, b, alpha: float, l1_ratio: 
             Z0 = sub.forward(W[:, cols], b)  # one rounding throughout the phase
         Wa, b, _, used, stalled = INNER_SOLVERS[inner](
             sub, Y, datafit, W[:, cols], b, Z0, alpha, l1_ratio, L=L * datafit.curvature,
-            target=goal, max_iter=budget)
+            target=goal, max_iter=budget, **extra)
         W = torch.zeros_like(W)
         W[:, cols] = Wa
         grad = full_gradient(design, Y, datafit, W, b)
         epochs += used + 1
-        worst, per_feature = max_violation(W, grad.G, grad.gb, alpha, l1_ratio)
+        worst, per_feature = max_violation(W, grad.G, grad.gb, alpha, l1_ratio, grouped)
         inside = max(float(per_feature[cols].max()), float(grad.gb.abs().max()))
         if precision != "highest":
             precision = "highest"

@@ -18,7 +18,7 @@ from test_solve_cli import make_store
 #: Commands that compute (run a model, a solver or an encoder): each takes --device.
 COMPUTING = {"demo", "features extract", "features default", "solve path", "solve select", "interpret fv",
              "interpret lime", "interpret order", "interpret wordcloud", "interpret counterfactual",
-             "interpret rotten-tomatoes"}
+             "interpret rotten-tomatoes", "interpret counterfactual-image"}
 
 
 def commands(group=main, prefix=()):

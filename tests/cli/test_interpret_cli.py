@@ -1,15 +1,21 @@
 """``studykit interpret ...`` end to end with click's CliRunner on tiny stores and hand-made paths."""
 
+import dataclasses
+
 import numpy as np
 import pandas as pd
 import pytest
 import scipy.sparse as sp
 from click.testing import CliRunner
 
+from PIL import Image
+
 from interpret_toys import encode
 from studykit.cli import main
 from studykit.features import FeatureStore
 from studykit.features.text import extract_text
+from studykit.interpret.activations import load_feature_model
+from studykit.interpret.images import row_array, save_png
 from studykit.solver.layers import DecisionLayer
 from studykit.solver.results import PathResult
 
@@ -125,3 +131,114 @@ def test_rotten_tomatoes_store(tmp_path):
     assert "7 features; train 5, val 5, test 5 sentences" in result.output
     store = FeatureStore.open(tmp_path / "rt")
     assert store.classes == ("rotten", "fresh") and store.meta["model"]["spec"] == "interpret_toys:bag_of_words"
+
+
+# ---------------------------------------------------------------------------------------------
+# counterfactual-image (issue 19, appendix F.2 / Fig. 31)
+CF_TARGET = 8  # Bag
+
+
+def cf_stripes(size=28, period=4):
+    """A textured patch: diagonal stripes."""
+    i, j = np.mgrid[:size, :size]
+    return (((i + j) // period) % 2).astype(np.float32)[..., None]
+
+
+@pytest.fixture(scope="module")
+def cf_image(default_stores, tmp_path_factory):
+    """Images of non-target classes, a stripe pattern, and a path folder with the model's dense layer and a
+    sparse layer (its 8 largest weights per class)."""
+    root = tmp_path_factory.mktemp("cf_image_cli")
+    store = default_stores["standard"]
+    _, y = store.split("test")
+    rows = [r for r in range(len(y)) if int(y[r]) != CF_TARGET][:12]
+    for r in rows:
+        save_png(row_array(store, "test", r, (1, 28, 28)), root / "images" / f"row{r:02d}.png", min_side=28)
+    save_png(cf_stripes(), root / "stripes.png", min_side=28)
+    dense = dataclasses.replace(store.dense_layer(), name="dense")
+    keep = np.argsort(-np.abs(dense.weight), axis=1)[:, :8]
+    weight = np.zeros_like(dense.weight)
+    np.put_along_axis(weight, keep, np.take_along_axis(dense.weight, keep, 1), 1)
+    path = root / "path"
+    dense.save(path / "layers" / "dense.npz")
+    DecisionLayer(weight, dense.bias, name="sparse", classes=dense.classes).save(path / "layers" / "sparse.npz")
+    return dict(store=store, root=root, path=path, n=len(rows),
+                model=load_feature_model(store, "cpu"), layers={"dense": dense, "sparse": DecisionLayer.load(
+                    path / "layers" / "sparse.npz")})
+
+
+def test_counterfactual_image_writes_rates_table_and_figure_deterministically(cf_image, tmp_path):
+    patterns = tmp_path / "patterns"
+    save_png(cf_stripes(), patterns / "a.png", min_side=28)
+    save_png(cf_stripes(period=2), patterns / "b.png", min_side=28)
+    args = ["interpret", "counterfactual-image", "--store", cf_image["store"].directory, "--path", cf_image["path"],
+            "--images", cf_image["root"] / "images", "--pattern", patterns, "--target", "Bag", "--seed", 3]
+    first = invoke(*args, "--out", tmp_path / "one")
+    assert first.exit_code == 0, first.output
+    assert "dense:" in first.output and "sparse:" in first.output and "eligible images flipped to Bag" in first.output
+    out = tmp_path / "one"
+    assert {"flip_rates.csv", "flip_rates.md", "predictions.csv", "examples.png"} <= {p.name for p in out.iterdir()}
+    assert len(list((out / "counterfactuals").glob("*.png"))) == cf_image["n"]
+    rates = pd.read_csv(out / "flip_rates.csv")
+    assert list(rates["layer"]) == ["dense", "sparse"] and (rates["target"] == CF_TARGET).all()
+    assert (rates["n_images"] == cf_image["n"]).all()
+    ok = rates["n_eligible"] > 0
+    assert ((rates["ci_low"] <= rates["flip_rate"]) & (rates["flip_rate"] <= rates["ci_high"]))[ok].all()
+    predictions = pd.read_csv(out / "predictions.csv")
+    assert set(predictions["pattern"]) <= {"a.png", "b.png"} and len(predictions) == 2 * cf_image["n"]
+    for row in rates.itertuples():
+        mine = predictions[predictions["layer"] == row.layer]
+        assert row.n_flipped == int((mine["eligible"] & (mine["counterfactual"] == CF_TARGET)).sum())
+    assert "| dense |" in (out / "flip_rates.md").read_text()
+    with Image.open(out / "examples.png") as figure:
+        assert figure.width > 400 and figure.height > 200
+    # the same seed gives the same files; an existing result is not overwritten silently
+    again = invoke(*args, "--out", tmp_path / "two", "-q")
+    assert again.exit_code == 0 and "eligible images flipped to Bag" in again.output  # -q keeps the results
+    for name in ("flip_rates.csv", "predictions.csv"):
+        assert (tmp_path / "one" / name).read_text() == (tmp_path / "two" / name).read_text()
+    refused = invoke(*args, "--out", tmp_path / "one")
+    assert refused.exit_code == 1 and "--overwrite" in refused.output
+
+
+def test_counterfactual_image_masks_folder_and_box(cf_image, tmp_path):
+    masks = tmp_path / "masks"
+    masks.mkdir()
+    for name in sorted(p.name for p in (cf_image["root"] / "images").iterdir()):
+        mask = np.zeros((28, 28, 1), np.float32)
+        mask[:14] = 1.0  # top half
+        save_png(mask, masks / name, min_side=28)
+    base = ["interpret", "counterfactual-image", "--path", cf_image["path"], "--store", cf_image["store"].directory,
+            "--images", cf_image["root"] / "images", "--pattern", cf_image["root"] / "stripes.png", "--target", CF_TARGET]
+    from_folder = invoke(*base, "--masks", masks, "--out", tmp_path / "folder")
+    from_box = invoke(*base, "--mask-box", "0,0,28,14", "--out", tmp_path / "box")
+    assert from_folder.exit_code == 0 and from_box.exit_code == 0, from_folder.output + from_box.output
+    a, b = (pd.read_csv(tmp_path / d / "predictions.csv") for d in ("folder", "box"))
+    np.testing.assert_allclose(a["mask_area"], 0.5)
+    pd.testing.assert_frame_equal(a, b)
+
+
+@pytest.mark.parametrize("extra, message", [
+    (["--masks", "MASKS", "--mask-box", "0,0,4,4"], "not both"),
+    (["--mask-box", "1,2,3"], "four integers"),
+    (["--mask-box", "0,0,40,4"], "mask box"),
+    (["--target", "Spaceship"], "is not a class"),
+    (["--masks", "MASKS"], "no mask for image"),
+])
+def test_counterfactual_image_errors_are_one_line(cf_image, tmp_path, extra, message):
+    (tmp_path / "MASKS").mkdir()
+    save_png(np.ones((28, 28, 1)), tmp_path / "MASKS" / "other.png", min_side=28)
+    extra = [str(tmp_path / "MASKS") if e == "MASKS" else e for e in extra]
+    args = ["interpret", "counterfactual-image", "--path", cf_image["path"], "--store", cf_image["store"].directory,
+            "--images", cf_image["root"] / "images", "--pattern", cf_image["root"] / "stripes.png", "--out", tmp_path / "o"]
+    if "--target" not in extra:
+        args += ["--target", CF_TARGET]
+    result = invoke(*args, *extra)
+    assert result.exit_code == 1 and message in result.output, result.output
+
+
+def test_counterfactual_image_missing_layers_name_the_select_step(cf_image, tmp_path):
+    result = invoke("interpret", "counterfactual-image", "--path", tmp_path, "--store", cf_image["store"].directory,
+                    "--images", cf_image["root"] / "images", "--pattern", cf_image["root"] / "stripes.png",
+                    "--target", CF_TARGET, "--out", tmp_path / "o")
+    assert result.exit_code == 1 and "studykit solve select" in result.output

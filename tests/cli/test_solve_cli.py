@@ -215,3 +215,42 @@ def test_dense_defaults_to_the_models_layer(fitted, tmp_path, analyses_stub):
     dense = DecisionLayer.load(path_dir / "layers" / "dense.npz")
     assert dense.name == "dense" and dense.source == "model final Linear"
     np.testing.assert_array_equal(dense.weight, model.weight)
+
+
+def test_grouped_path_with_the_unregularized_fit(tmp_path, analyses_stub):
+    """Issue 19: --grouped gives layers whose features are used by every class or none; select works unchanged."""
+    from studykit.solver import DecisionLayer
+
+    store = make_store(tmp_path / "features", n_train=150, n_eval=40)
+    ok("solve", "path", store, "--out", tmp_path / "path", "--grouped", "--include-unregularized", "--max-epochs", 100,
+       "--n-alphas", 4, "--eps", "1e-2")
+    metrics = pd.read_csv(tmp_path / "path" / "metrics.csv")
+    assert len(metrics) == 5 and metrics["alpha"].iloc[-1] == 0
+    config = json.loads((tmp_path / "path" / "config.json").read_text())
+    assert config["grouped"] is True and config["solver_method"] == "fista"
+    ok("solve", "select", tmp_path / "path", "--dense", "fit")
+    sparse = DecisionLayer.load(tmp_path / "path" / "layers" / "sparse.npz")
+    used = sparse.weight != 0
+    assert used.any() and (used.any(0) == used.all(0)).all()
+
+
+def test_binomial_path_and_select(tmp_path, analyses_stub):
+    """Issue 19: --family binomial on a two-class store; the one output is named after class 1."""
+    from studykit.solver import DecisionLayer
+
+    rng = np.random.default_rng(0)
+    store = tmp_path / "features"
+    write_meta(store, {"n_features": 6, "classes": ["neg", "pos"], "model": "synthetic", "layer": "none",
+                       "dataset": "two blobs"})
+    for split, n in (("train", 120), ("val", 40), ("test", 40)):
+        y = rng.integers(0, 2, n)
+        X = rng.normal(size=(n, 6))
+        X[:, 0] += 2.5 * y
+        write_split(store, split, X, y)
+    ok("solve", "path", store, "--out", tmp_path / "path", "--family", "binomial", "--n-alphas", 5, "--eps", "1e-2")
+    run = ok("solve", "select", tmp_path / "path")
+    sparse = DecisionLayer.load(tmp_path / "path" / "layers" / "sparse.npz")
+    assert sparse.family == "binomial" and sparse.weight.shape == (1, 6) and sparse.classes == ("pos",)
+    assert sparse.weight[0, 0] > 0 and run.stdout.count("test accuracy") == 2
+    X_test, y_test = FeatureStore.open(store).split("test")
+    assert np.mean(sparse.predict(X_test) == y_test) > 0.8
