@@ -237,18 +237,10 @@ def fit_store_path(store_dir, out: Path, *, n_alphas: int, device=None, progress
     as ``studykit solve path`` does (the store's val split for validation, its test split for test
     metrics; the store recorded in ``config.json``); returns the :class:`~studykit.solver.PathResult`."""
     from studykit.features import FeatureStore
-    from studykit.solver import fit_path
+    from studykit.solver import PathConfig, fit_store
 
-    store = FeatureStore.open(store_dir)
-    X, y = store.split("train")
-    X_val, y_val = store.split("val") if store.has("val") else (None, None)
-    X_test, y_test = store.split("test") if store.has("test") else (None, None)
-    val_fraction = 0.0 if X_val is not None else 0.1
-    classes = store.classes
-    result = fit_path(X, y, X_val=X_val, y_val=y_val, X_test=X_test, y_test=y_test, val_fraction=val_fraction,
-                      n_alphas=n_alphas, eps=PATH_EPS, n_classes=len(classes) if classes else None, classes=classes,
-                      device=device, checkpoint_dir=out / "checkpoint", progress=progress)
-    result.info.update(features_dir=str(store.directory.resolve()), val_fraction=val_fraction)
+    result = fit_store(FeatureStore.open(store_dir), PathConfig(n_alphas=n_alphas, eps=PATH_EPS), device=device,
+                       checkpoint_dir=out / "checkpoint", progress=progress)
     result.save(out)
     shutil.rmtree(out / "checkpoint", ignore_errors=True)
     return result
