@@ -12,7 +12,7 @@ from sklearn.linear_model import MultiTaskElasticNet
 from studykit.solver import PathConfig, fit_path
 from studykit.solver.penalties import group_kkt_violation, group_penalty_value, prox_group_elastic_net
 
-from conftest import make_classification, make_regression, standardize
+from solver_problems import make_classification, make_regression, standardize
 
 L1_RATIO = 0.7
 

@@ -12,7 +12,7 @@ from sklearn.metrics import average_precision_score
 from studykit.solver import fit_path
 from studykit.solver.multilabel import average_precision, label_metrics
 
-from conftest import make_classification, standardize
+from solver_problems import make_classification, standardize
 
 L1_RATIO = 0.8
 
