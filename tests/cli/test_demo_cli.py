@@ -6,6 +6,8 @@ parameters within their intervals.
 """
 
 import json
+import re
+from importlib.resources import files
 
 import numpy as np
 import pandas as pd
@@ -85,3 +87,24 @@ def test_rerun_reuses_finished_stages(demo):
     result = CliRunner().invoke(main, ["demo", "--out", str(out), "--limit", "1500", "--n-alphas", "12"])
     assert result.exit_code == 0, result.output
     assert result.output.count("done before, reused") >= 13
+
+
+HEADLINE = re.compile(r"^\s+(standard|robust)\s+(dense|sparse)\s+accuracy (\d\.\d{3}),\s+([\d.]+) features per class$",
+                      re.MULTILINE)
+
+
+def test_headline_numbers_within_stated_tolerances(demo):
+    """The README's headline block, at this test's scale (1,500 images per split, 12 alphas): the dense
+    layers (the shipped models' own) within 0.03 of the accuracies measured on all 10,000 test images
+    (fashion_cnn_metrics.json), every feature used; the sparse layers within 0.10 of their dense layer
+    with at most 20 features per class (the README shows 2.7 and 5.2 at 5,000 images)."""
+    _, output = demo
+    found = {(m, layer): (float(acc), float(per_class)) for m, layer, acc, per_class in HEADLINE.findall(output)}
+    assert set(found) == {(m, layer) for m in ("standard", "robust") for layer in ("dense", "sparse")}, output
+    shipped = json.loads((files("studykit") / "data" / "models" / "fashion_cnn_metrics.json").read_text())
+    for model in ("standard", "robust"):
+        dense_accuracy, dense_features = found[(model, "dense")]
+        sparse_accuracy, sparse_features = found[(model, "sparse")]
+        assert abs(dense_accuracy - shipped[model]["metrics"]["clean_accuracy"]) <= 0.03
+        assert dense_features == 128.0
+        assert dense_accuracy - 0.10 <= sparse_accuracy and 0 < sparse_features <= 20
