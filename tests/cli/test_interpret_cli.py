@@ -1,7 +1,5 @@
 """``studykit interpret ...`` end to end with click's CliRunner on tiny stores and hand-made paths."""
 
-import dataclasses
-
 import numpy as np
 import pandas as pd
 import pytest
@@ -10,12 +8,11 @@ from click.testing import CliRunner
 
 from PIL import Image
 
-from interpret_toys import encode
+from interpret_toys import CF_TARGET, counterfactual_inputs, encode, stripes
 from studykit.cli import main
 from studykit.features import FeatureStore
 from studykit.features.text import extract_text
-from studykit.interpret.activations import load_feature_model
-from studykit.interpret.images import row_array, save_png
+from studykit.interpret.images import save_png
 from studykit.solver.layers import DecisionLayer
 from studykit.solver.results import PathResult
 
@@ -135,42 +132,15 @@ def test_rotten_tomatoes_store(tmp_path):
 
 # ---------------------------------------------------------------------------------------------
 # counterfactual-image (issue 19, appendix F.2 / Fig. 31)
-CF_TARGET = 8  # Bag
-
-
-def cf_stripes(size=28, period=4):
-    """A textured patch: diagonal stripes."""
-    i, j = np.mgrid[:size, :size]
-    return (((i + j) // period) % 2).astype(np.float32)[..., None]
-
-
 @pytest.fixture(scope="module")
 def cf_image(default_stores, tmp_path_factory):
-    """Images of non-target classes, a stripe pattern, and a path folder with the model's dense layer and a
-    sparse layer (its 8 largest weights per class)."""
-    root = tmp_path_factory.mktemp("cf_image_cli")
-    store = default_stores["standard"]
-    _, y = store.split("test")
-    rows = [r for r in range(len(y)) if int(y[r]) != CF_TARGET][:12]
-    for r in rows:
-        save_png(row_array(store, "test", r, (1, 28, 28)), root / "images" / f"row{r:02d}.png", min_side=28)
-    save_png(cf_stripes(), root / "stripes.png", min_side=28)
-    dense = dataclasses.replace(store.dense_layer(), name="dense")
-    keep = np.argsort(-np.abs(dense.weight), axis=1)[:, :8]
-    weight = np.zeros_like(dense.weight)
-    np.put_along_axis(weight, keep, np.take_along_axis(dense.weight, keep, 1), 1)
-    path = root / "path"
-    dense.save(path / "layers" / "dense.npz")
-    DecisionLayer(weight, dense.bias, name="sparse", classes=dense.classes).save(path / "layers" / "sparse.npz")
-    return dict(store=store, root=root, path=path, n=len(rows),
-                model=load_feature_model(store, "cpu"), layers={"dense": dense, "sparse": DecisionLayer.load(
-                    path / "layers" / "sparse.npz")})
+    return counterfactual_inputs(default_stores["standard"], tmp_path_factory.mktemp("cf_image_cli"))
 
 
 def test_counterfactual_image_writes_rates_table_and_figure_deterministically(cf_image, tmp_path):
     patterns = tmp_path / "patterns"
-    save_png(cf_stripes(), patterns / "a.png", min_side=28)
-    save_png(cf_stripes(period=2), patterns / "b.png", min_side=28)
+    save_png(stripes(), patterns / "a.png", min_side=28)
+    save_png(stripes(period=2), patterns / "b.png", min_side=28)
     args = ["interpret", "counterfactual-image", "--store", cf_image["store"].directory, "--path", cf_image["path"],
             "--images", cf_image["root"] / "images", "--pattern", patterns, "--target", "Bag", "--seed", 3]
     first = invoke(*args, "--out", tmp_path / "one")

@@ -1,46 +1,17 @@
 """Image counterfactuals (issue 19, appendix F.2 / Fig. 31) on the embedded default store."""
 
-import dataclasses
-
 import numpy as np
 import pytest
-import torch
 
+from interpret_toys import CF_TARGET, counterfactual_inputs
 from studykit.interpret import counterfactual_image as cfi
-from studykit.interpret.activations import load_feature_model
-from studykit.interpret.images import row_array, save_png
-from studykit.solver.layers import DecisionLayer
 
-TARGET = 8  # Bag
-
-
-def stripes(size=28, period=4):
-    """A textured patch: diagonal stripes."""
-    i, j = np.mgrid[:size, :size]
-    return (((i + j) // period) % 2).astype(np.float32)[..., None]
+TARGET = CF_TARGET
 
 
 @pytest.fixture(scope="module")
 def setup(default_stores, tmp_path_factory):
-    """Images of non-target classes, a stripe pattern, and a path folder with the model's dense layer and a
-    sparse layer (its 8 largest weights per class)."""
-    root = tmp_path_factory.mktemp("cf_image")
-    store = default_stores["standard"]
-    _, y = store.split("test")
-    rows = [r for r in range(len(y)) if int(y[r]) != TARGET][:12]
-    for r in rows:
-        save_png(row_array(store, "test", r, (1, 28, 28)), root / "images" / f"row{r:02d}.png", min_side=28)
-    save_png(stripes(), root / "stripes.png", min_side=28)
-    dense = dataclasses.replace(store.dense_layer(), name="dense")
-    keep = np.argsort(-np.abs(dense.weight), axis=1)[:, :8]
-    weight = np.zeros_like(dense.weight)
-    np.put_along_axis(weight, keep, np.take_along_axis(dense.weight, keep, 1), 1)
-    path = root / "path"
-    dense.save(path / "layers" / "dense.npz")
-    DecisionLayer(weight, dense.bias, name="sparse", classes=dense.classes).save(path / "layers" / "sparse.npz")
-    return dict(store=store, root=root, path=path, n=len(rows),
-                model=load_feature_model(store, "cpu"), layers={"dense": dense, "sparse": DecisionLayer.load(
-                    path / "layers" / "sparse.npz")})
+    return counterfactual_inputs(default_stores["standard"], tmp_path_factory.mktemp("cf_image"))
 
 
 def test_composite_and_masks():
