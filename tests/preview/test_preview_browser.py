@@ -17,8 +17,6 @@ webdriver = pytest.importorskip("selenium.webdriver")
 from selenium.webdriver.common.by import By  # noqa: E402
 from selenium.webdriver.support.ui import WebDriverWait  # noqa: E402
 
-CHROMIUM = Path(os.environ.get("STUDYKIT_CHROMIUM", "/usr/bin/chromium"))
-CHROMEDRIVER = Path(os.environ.get("STUDYKIT_CHROMEDRIVER", "/usr/bin/chromedriver"))
 
 #: Per study: the inputs to click (name, value) and the Answer.* cells they must give.
 ANSWERS = {
@@ -29,21 +27,6 @@ ANSWERS = {
     "misclassification": ([("match", "A"), ("match", "B"), ("best", "B"), ("confidence", "1")],
                           {"match": "A|B", "best": "B", "confidence": "1"}),
 }
-
-
-@pytest.fixture(scope="module")
-def browser():
-    if not (CHROMIUM.is_file() and CHROMEDRIVER.is_file()):
-        pytest.skip(f"needs {CHROMIUM} and {CHROMEDRIVER} (Debian packages chromium, chromium-driver)")
-    options = webdriver.ChromeOptions()
-    options.binary_location = str(CHROMIUM)
-    for argument in ("--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
-                     "--window-size=1280,1800"):
-        options.add_argument(argument)
-    driver = webdriver.Chrome(service=webdriver.ChromeService(executable_path=str(CHROMEDRIVER)), options=options)
-    driver.set_page_load_timeout(30)
-    yield driver
-    driver.quit()
 
 
 def _open_hit(driver, server, task_id, mode):

@@ -3,7 +3,6 @@ website's export safe once ``${var}`` is substituted the way the website does (n
 
 import csv
 import html
-import os
 import re
 from pathlib import Path
 
@@ -18,25 +17,8 @@ from tasks_inputs_factory import CLASSES, make_inputs, small_spec  # noqa: E402 
 
 from studykit.tasks import build_batch  # noqa: E402
 
-CHROMIUM = Path(os.environ.get("STUDYKIT_CHROMIUM", "/usr/bin/chromium"))
-CHROMEDRIVER = Path(os.environ.get("STUDYKIT_CHROMEDRIVER", "/usr/bin/chromedriver"))
 WIDTHS = (1280, 390)
 OVERFLOW = "return [document.documentElement.scrollWidth, window.innerWidth]"
-
-
-@pytest.fixture(scope="module")
-def browser():
-    if not (CHROMIUM.is_file() and CHROMEDRIVER.is_file()):
-        pytest.skip(f"needs {CHROMIUM} and {CHROMEDRIVER} (Debian packages chromium, chromium-driver)")
-    options = webdriver.ChromeOptions()
-    options.binary_location = str(CHROMIUM)
-    for argument in ("--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
-                     "--window-size=1280,1800"):
-        options.add_argument(argument)
-    driver = webdriver.Chrome(service=webdriver.ChromeService(executable_path=str(CHROMEDRIVER)), options=options)
-    driver.set_page_load_timeout(30)
-    yield driver
-    driver.quit()
 
 
 def _loaded(driver):
