@@ -20,6 +20,7 @@ faded to gray, as the paper's figures do.
 
 from __future__ import annotations
 
+import contextlib
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterable, Iterator, Sequence
@@ -177,6 +178,20 @@ def prototypes(store: FeatureStore, split: str, feature: int, k: int = 1,
     return rows, column[rows]
 
 
+@contextlib.contextmanager
+def _without_lime_bar():
+    """lime's ``LimeImageExplainer`` draws its own tqdm bar per explanation, on a terminal or not (47
+    carriage-return bars in a demo's log); studykit's progress helper reports the LIME stage instead."""
+    from lime import lime_image
+
+    original = lime_image.tqdm
+    lime_image.tqdm = lambda iterable, *args, **kwargs: iterable
+    try:
+        yield
+    finally:
+        lime_image.tqdm = original
+
+
 def explain_feature(model: nn.Module, image: np.ndarray, feature: int, config: LimeConfig = LimeConfig(), *,
                     center: float = 0.0, scale: float = 1.0) -> FeatureExplanation:
     """Explain ``feature`` on ``image`` with ``LimeImageExplainer`` over SLIC superpixels.
@@ -211,10 +226,11 @@ def explain_feature(model: nn.Module, image: np.ndarray, feature: int, config: L
 
     explainer = LimeImageExplainer(kernel_width=config.kernel_width, feature_selection="none",
                                    random_state=config.seed)
-    explanation = explainer.explain_instance(
-        rgb, normalized_activation, labels=(0,), top_labels=None, hide_color=config.hide_color,
-        num_samples=config.num_samples, batch_size=config.batch_size,
-        segmentation_fn=lambda im: superpixels(im, config), random_seed=config.seed)
+    with _without_lime_bar():
+        explanation = explainer.explain_instance(
+            rgb, normalized_activation, labels=(0,), top_labels=None, hide_color=config.hide_color,
+            num_samples=config.num_samples, batch_size=config.batch_size,
+            segmentation_fn=lambda im: superpixels(im, config), random_seed=config.seed)
     segments = explanation.segments
     weights = np.zeros(int(segments.max()) + 1)
     for segment, weight in explanation.local_exp[0]:

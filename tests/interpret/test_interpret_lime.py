@@ -82,3 +82,15 @@ def test_prototypes_rank_rows_by_activation(tmp_path):
 def test_lime_config_names_the_bad_value(bad, match):
     with pytest.raises(ValueError, match=match):
         LimeConfig(**bad)
+
+
+def test_explaining_draws_no_progress_bar_of_its_own(capfd):
+    """lime draws a tqdm bar per explanation whether or not stderr is a terminal; studykit's own
+    progress helper reports the stage, so nothing of lime's may reach stderr (and lime is restored)."""
+    from lime import lime_image
+
+    before = lime_image.tqdm
+    explain_feature(RegionMean(), blocks(), 0, LimeConfig(num_samples=50, seed=0))
+    captured = capfd.readouterr()
+    assert "\r" not in captured.err and "it/s" not in captured.err, captured.err
+    assert lime_image.tqdm is before
