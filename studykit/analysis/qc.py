@@ -201,7 +201,8 @@ def _blank_worker(frame: pd.DataFrame, schema: StudySchema, config: QCConfig) ->
     if not len(workers):
         return pd.Series(False, index=frame.index)
     blank = is_blank(frame, schema).to_numpy(dtype=float)
-    rate = np.bincount(workers, weights=blank) / np.bincount(workers)
+    answers = np.bincount(workers)    # codes of workers with no row left count 0: their rate stays 0
+    rate = np.divide(np.bincount(workers, weights=blank), answers, out=np.zeros(len(answers)), where=answers > 0)
     return pd.Series(rate[workers] > config.blank_worker_threshold, index=frame.index)
 
 
