@@ -1,15 +1,8 @@
 """``simulate`` then ``analyze``: the tables hold numbers, not just files (issue 20)."""
 
 import pandas as pd
-from click.testing import CliRunner
 
-from studykit.cli import main
-
-
-def ok(*args):
-    result = CliRunner().invoke(main, [str(a) for a in args])
-    assert result.exit_code == 0 and "Traceback" not in result.output, result.output
-    return result
+from cli_runner import ok
 
 
 def test_table25_holds_proportions_for_every_layer(make_batch, tmp_path):

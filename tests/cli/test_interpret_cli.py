@@ -4,29 +4,16 @@ import numpy as np
 import pandas as pd
 import pytest
 import scipy.sparse as sp
-from click.testing import CliRunner
 
 from PIL import Image
 
 from interpret_toys import CF_TARGET, counterfactual_inputs, encode, stripes
-from studykit.cli import main
+from cli_runner import invoke, ok
 from studykit.features import FeatureStore
 from studykit.features.text import extract_text
 from studykit.interpret.images import save_png
 from studykit.solver.layers import DecisionLayer
 from studykit.solver.results import PathResult
-
-
-def invoke(*args):
-    result = CliRunner().invoke(main, [str(a) for a in args])
-    assert "Traceback" not in result.output, result.output
-    return result
-
-
-def ok(*args):
-    result = invoke(*args)
-    assert result.exit_code == 0, result.output
-    return result
 
 
 def save_path(directory, store_dir, n_features, coefs):

@@ -10,9 +10,8 @@ import types
 import numpy as np
 import pandas as pd
 import pytest
-from click.testing import CliRunner
 
-from studykit.cli import main
+from cli_runner import invoke, ok
 from studykit.features import FeatureStore, write_meta, write_split
 
 N_ALPHAS = 8
@@ -37,18 +36,6 @@ def make_store(directory, *, seed=0, val=True, test=True, n_train=300, n_eval=60
         if present:
             write_split(directory, name, *draw(n_eval))
     return directory
-
-
-def invoke(*args):
-    result = CliRunner().invoke(main, [str(a) for a in args])
-    assert "Traceback" not in result.output, result.output
-    return result
-
-
-def ok(*args):
-    result = invoke(*args)
-    assert result.exit_code == 0, result.output
-    return result
 
 
 def analyses_available() -> bool:
