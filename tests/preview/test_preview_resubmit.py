@@ -1,23 +1,12 @@
 """The preview server takes one submission per (worker, HIT), as MTurk, and only the HIT's own task_id."""
 
 import threading
-import urllib.error
-import urllib.parse
-import urllib.request
 
 import pytest
 
 from studykit.analysis.load import read_results_csv
+from preview_http import submit
 from studykit.preview import PreviewServer
-
-
-def _post(server, fields):
-    data = urllib.parse.urlencode(fields).encode()
-    try:
-        with urllib.request.urlopen(f"{server.url}mturk/externalSubmit", data=data) as response:
-            return response.status, response.read().decode()
-    except urllib.error.HTTPError as error:
-        return error.code, error.read().decode()
 
 
 @pytest.fixture
@@ -44,7 +33,7 @@ def serve(preview_batches, tmp_path):
 
 def _answer(server, task_id, worker, posted_task=None):
     assignment = server.accept(task_id, worker)
-    return _post(server, [("assignmentId", assignment), ("task_id", posted_task or task_id), ("choice", "A"),
+    return submit(server, [("assignmentId", assignment), ("task_id", posted_task or task_id), ("choice", "A"),
                           ("confidence", "2")])
 
 

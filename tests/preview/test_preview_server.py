@@ -10,6 +10,7 @@ import pytest
 from studykit.analysis.annotations import load_annotations
 from studykit.formats.batch import read_batch
 from studykit.analysis.load import read_results_csv
+from preview_http import submit
 from studykit.preview import PREVIEW_ASSIGNMENT
 
 
@@ -23,15 +24,6 @@ def _frame_parameters(server, task_id, mode, worker="AWORKER1"):
     src = re.search(r'<iframe id="hit-frame"[^>]* src="([^"]+)"', body.decode()).group(1).replace("&amp;", "&")
     url = urllib.parse.urlsplit(src)
     return url.path, {k: v[0] for k, v in urllib.parse.parse_qs(url.query).items()}
-
-
-def _post(server, fields):
-    data = urllib.parse.urlencode(fields).encode()
-    try:
-        with urllib.request.urlopen(f"{server.url}mturk/externalSubmit", data=data) as response:
-            return response.status, response.read().decode()
-    except urllib.error.HTTPError as error:
-        return error.code, error.read().decode()
 
 
 def test_index_lists_every_hit(servers, preview_batches):
@@ -70,9 +62,9 @@ def test_submissions_become_batch_results_rows(servers, preview_batches):
     _, parameters = _frame_parameters(server, "t00001", "accept", worker="APILOT7")
     fields = [("assignmentId", parameters["assignmentId"]), ("task_id", "t00001"), ("match", "A"),
               ("match", "B"), ("best", "B"), ("confidence", "3")]
-    status, body = _post(server, fields)
+    status, body = submit(server, fields)
     assert status == 200 and "was recorded" in body
-    assert "already submitted" in _post(server, fields)[1]
+    assert "already submitted" in submit(server, fields)[1]
     raw = read_results_csv(server.results_path)
     row = raw.frame[raw.frame["AssignmentId"] == parameters["assignmentId"]].iloc[0]
     assert (row["WorkerId"], row["Input.task_id"], row["Answer.match"], row["Answer.best"]) == \
@@ -89,6 +81,6 @@ def test_submissions_become_batch_results_rows(servers, preview_batches):
 def test_preview_and_unknown_assignments_are_refused(servers):
     server = servers["simulatability"]
     for assignment in (PREVIEW_ASSIGNMENT, "NOPE", ""):
-        status, body = _post(server, [("assignmentId", assignment), ("choice", "A")])
+        status, body = submit(server, [("assignmentId", assignment), ("choice", "A")])
         assert status == 403 and "accept the HIT" in body
     assert not server.results_path.exists()

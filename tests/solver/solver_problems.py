@@ -29,3 +29,13 @@ def standardize(X):
     mean, std = X.mean(0), X.std(0)
     std = np.where(std > 1e-12 * (1 + np.abs(mean)), std, 1.0)
     return (X - mean) / std
+
+
+def datafit_loss(family, Xs, Y, W, b):
+    """The mean loss of the path's objective (float64 reference): 1/2 |z - y|^2 (gaussian) or softmax
+    cross-entropy (multinomial) of ``Xs @ W.T + b``."""
+    Z = Xs @ W.T + b
+    if family == "gaussian":
+        return 0.5 * ((Z - Y) ** 2).sum(1).mean()
+    Z = Z - Z.max(1, keepdims=True)
+    return (np.log(np.exp(Z).sum(1)) - Z[np.arange(len(Y)), Y]).mean()

@@ -12,7 +12,7 @@ from sklearn.linear_model import MultiTaskElasticNet
 from studykit.solver import PathConfig, fit_path
 from studykit.solver.penalties import group_kkt_violation, group_penalty_value, prox_group_elastic_net
 
-from solver_problems import make_classification, make_regression, standardize
+from solver_problems import datafit_loss, make_classification, make_regression, standardize
 
 L1_RATIO = 0.7
 
@@ -35,14 +35,8 @@ def reference_group_prox(V, step, alpha, l1_ratio):
 
 
 def group_objective(family, Xs, Y, W, b, alpha, l1_ratio):
-    Z = Xs @ W.T + b
-    if family == "gaussian":
-        loss = 0.5 * ((Z - Y) ** 2).sum(1).mean()
-    else:
-        Z = Z - Z.max(1, keepdims=True)
-        loss = (np.log(np.exp(Z).sum(1)) - Z[np.arange(len(Y)), Y]).mean()
     penalty = l1_ratio * np.linalg.norm(W, axis=0).sum() + 0.5 * (1 - l1_ratio) * (W ** 2).sum()
-    return loss + alpha * penalty
+    return datafit_loss(family, Xs, Y, W, b) + alpha * penalty
 
 
 def gradient(family, Xs, Y, W, b):

@@ -9,19 +9,14 @@ from sklearn.linear_model import ElasticNet, LogisticRegression
 
 from studykit.solver import fit_path
 
-from solver_problems import make_classification, make_regression, standardize
+from solver_problems import datafit_loss, make_classification, make_regression, standardize
 
 L1_RATIO = 0.8
 
 
 def objective(family, Xs, Y, W, b, alpha, l1_ratio):
-    Z = Xs @ W.T + b
-    if family == "gaussian":
-        loss = 0.5 * ((Z - Y) ** 2).sum(1).mean()
-    else:
-        Z = Z - Z.max(1, keepdims=True)
-        loss = (np.log(np.exp(Z).sum(1)) - Z[np.arange(len(Y)), Y]).mean()
-    return loss + alpha * (l1_ratio * np.abs(W).sum() + 0.5 * (1 - l1_ratio) * (W ** 2).sum())
+    penalty = l1_ratio * np.abs(W).sum() + 0.5 * (1 - l1_ratio) * (W ** 2).sum()
+    return datafit_loss(family, Xs, Y, W, b) + alpha * penalty
 
 
 def sklearn_solution(family, Xs, Y, alpha, l1_ratio):
