@@ -218,5 +218,10 @@ def process_group(device="cpu", env: LaunchEnv | None = None, timeout_s: float =
                             timeout=datetime.timedelta(seconds=timeout_s))
     try:
         yield device
+        # Every rank has finished its collectives before any rank tears the group down: a gloo
+        # worker thread may otherwise still hold the last all-gather's tensors while the interpreter
+        # finalizes, and releasing them then aborts the process (SIGABRT, "terminate called without
+        # an active exception"; pytorch/pytorch#190489). The barrier carries no tensors.
+        dist.barrier()
     finally:
         dist.destroy_process_group()
