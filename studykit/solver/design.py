@@ -8,6 +8,13 @@ is folded into every product instead of being applied to ``X``::
 
 so an in-memory tensor is used as it is, and a memory-mapped ``.npy`` that does not fit on the
 device is streamed in row chunks (``Design.chunks``), each moved to the device once per pass.
+
+Across the ranks of a process group (issue 14) a design is one rank's contiguous block of the
+training rows (``sharded=True``). Every sum over rows then goes through one all-reduce:
+:meth:`Design.gradient` packs ``X^T U`` and ``U.sum(0)`` into one buffer, :meth:`Design.total`
+reduces a loss sum, and the moments are reduced before they are used. Products with ``W``
+(``forward``) stay local. Reduced values are identical on every rank, so every decision taken from
+them (working sets, line searches, stopping) is the same everywhere.
 """
 
 from __future__ import annotations
@@ -19,6 +26,7 @@ import numpy as np
 import torch
 
 from studykit._device import resolve_device as _resolve_device
+from studykit.distributed import all_reduce
 
 log = logging.getLogger(__name__)
 
@@ -81,6 +89,10 @@ class Design:
     #: GEMM precision of forward/backward: "highest" (exact float32/float64), "tf32" (TensorFloat-32
     #: on CUDA; no effect elsewhere) or "bf16" (bfloat16 operands, float32 accumulation and output).
     precision: str = "highest"
+    #: One rank's block of the rows of a process group: sums over rows are all-reduced.
+    sharded: bool = False
+    #: Rows of all ranks together (``n_samples`` when not sharded); set by :meth:`build`.
+    total_rows: int | None = None
 
     def __post_init__(self):
         if self.inv_scale is None:
@@ -92,7 +104,7 @@ class Design:
         if precision == self.precision:
             return self
         return Design(self.source, self.rows, self.device, self.dtype, self.data, self.mean, self.scale,
-                      self.chunk_rows, self.cols, self.inv_scale, precision)
+                      self.chunk_rows, self.cols, self.inv_scale, precision, self.sharded, self.total_rows)
 
     def _mm(self, A: torch.Tensor, B: torch.Tensor, data_first: bool) -> torch.Tensor:
         """``A @ B`` at this design's precision; ``data_first``: A (else B) is the data matrix."""
@@ -114,7 +126,10 @@ class Design:
     # ------------------------------------------------------------------ construction
     @classmethod
     def build(cls, X, rows=None, *, device=None, dtype=None, standardize=True, preload="auto",
-              chunk_rows=65536, stats=None) -> "Design":
+              chunk_rows=65536, stats=None, sharded=False) -> "Design":
+        """The design of rows ``rows`` of ``X`` (all rows when None). ``sharded``: these rows are
+        this rank's block of the active process group's training rows (collective: every rank calls
+        it)."""
         device = resolve_device(X, device)
         dtype = resolve_dtype(X, dtype)
         rows = as_index(rows)
@@ -125,7 +140,8 @@ class Design:
         data = _load_rows(X, rows, device, dtype) if load else None
         d = X.shape[1]
         zeros = torch.zeros(d, device=device, dtype=dtype)
-        design = cls(X, rows, device, dtype, data, zeros, torch.ones_like(zeros), chunk_rows)
+        design = cls(X, rows, device, dtype, data, zeros, torch.ones_like(zeros), chunk_rows, sharded=sharded)
+        design.total_rows = int(design.reduce(torch.tensor([n], dtype=torch.int64, device=device)).item())
         if stats is not None:  # (mean, scale, inv_scale) of the training design
             design.mean, design.scale, design.inv_scale = (torch.as_tensor(s, device=device, dtype=dtype)
                                                            for s in stats)
@@ -143,10 +159,10 @@ class Design:
         for _, _, Xc in self.chunks():
             Xc = Xc.double()
             s1 += Xc.sum(0)
-        mean = s1 / self.n_samples
+        mean = self.reduce(s1) / self.n_total
         for _, _, Xc in self.chunks():
             s2 += (Xc.double() - mean).pow(2).sum(0)
-        std = (s2 / self.n_samples).sqrt()
+        std = (self.reduce(s2) / self.n_total).sqrt()
         constant = std <= CONSTANT_SCALE * (1 + mean.abs())
         std = torch.where(constant, torch.ones_like(std), std)
         return mean.to(self.dtype), std.to(self.dtype), constant
@@ -154,7 +170,25 @@ class Design:
     # ------------------------------------------------------------------ shape
     @property
     def n_samples(self) -> int:
+        """Rows of this design (of this rank, when sharded)."""
         return len(self.rows) if self.rows is not None else self.source.shape[0]
+
+    @property
+    def n_total(self) -> int:
+        """Rows of all ranks together: the ``n`` of the mean loss."""
+        return self.total_rows if self.total_rows is not None else self.n_samples
+
+    # ------------------------------------------------------------------ reductions over rows
+    def reduce(self, t: torch.Tensor) -> torch.Tensor:
+        """``t`` summed over the ranks (in place) when sharded; ``t`` itself otherwise."""
+        return all_reduce(t) if self.sharded else t
+
+    def total(self, value) -> float:
+        """A per-rank sum (a loss, a count) summed over the ranks, as a Python float."""
+        if not self.sharded:
+            return float(value)
+        t = torch.as_tensor(value, device=self.device).to(torch.float64).reshape(1)
+        return float(self.reduce(t))
 
     @property
     def n_features(self) -> int:
@@ -195,7 +229,8 @@ class Design:
         base = self.cols[cols] if self.cols is not None else cols
         data = self.data.index_select(1, cols) if self.data is not None else None
         return Design(self.source, self.rows, self.device, self.dtype, data, self.mean[cols], self.scale[cols],
-                      self.chunk_rows, None if data is not None else base, self.inv_scale[cols])
+                      self.chunk_rows, None if data is not None else base, self.inv_scale[cols], self.precision,
+                      self.sharded, self.total_rows)
 
     # ------------------------------------------------------------------ products
     def forward(self, W: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
@@ -214,7 +249,17 @@ class Design:
         return out
 
     def backward(self, U: torch.Tensor) -> torch.Tensor:
-        """``Xs.T @ U`` as ``(n_outputs, n_features)`` (i.e. ``U.T @ Xs``)."""
+        """``Xs.T @ U`` as ``(n_outputs, n_features)`` (i.e. ``U.T @ Xs``), summed over the ranks."""
+        return self._backward_and_sum(U)[0]
+
+    def gradient(self, U: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """The mean loss's gradient from the residual ``U = dloss/dZ``: ``(Xs.T @ U / n, U.sum(0) / n)``
+        with ``n`` = :attr:`n_total`; one all-reduce when sharded."""
+        G, colsum = self._backward_and_sum(U)
+        return G / self.n_total, colsum / self.n_total
+
+    def _backward_and_sum(self, U: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        colsum = U.sum(0)
         if self.precision != "highest":
             G = self._mm(U.T, self.data, False) if self.data is not None else \
                 sum(self._mm(U[start:stop].T, Xc, False) for start, stop, Xc in self.chunks())
@@ -224,8 +269,11 @@ class Design:
             G = torch.zeros(U.shape[1], self.n_features, dtype=self.dtype, device=self.device)
             for start, stop, Xc in self.chunks():
                 G.addmm_(U[start:stop].T, Xc)
-        G -= U.sum(0)[:, None] * self.mean
-        return G * self.inv_scale
+        if self.sharded:  # one all-reduce of [X^T U | U.sum(0)]
+            packed = self.reduce(torch.cat([G.reshape(-1), colsum.to(G.dtype)]))
+            G, colsum = packed[:G.numel()].reshape(G.shape), packed[G.numel():]
+        G -= colsum[:, None] * self.mean
+        return G * self.inv_scale, colsum
 
     def operator_norm_sq(self, n_iter: int = 30, seed: int = 0) -> float:
         """Largest eigenvalue of ``[Xs, 1]^T [Xs, 1] / n`` by power iteration (a lower estimate;
@@ -237,8 +285,7 @@ class Design:
         for _ in range(n_iter):
             norm = torch.sqrt(v.pow(2).sum() + v0.pow(2).sum())
             v, v0 = v / norm, v0 / norm
-            z = self.forward(v, v0)
-            v, v0 = self.backward(z) / self.n_samples, z.sum(0) / self.n_samples
+            v, v0 = self.gradient(self.forward(v, v0))
             new = float(torch.sqrt(v.pow(2).sum() + v0.pow(2).sum()))
             if abs(new - est) <= 1e-4 * new:
                 est = new

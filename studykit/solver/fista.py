@@ -22,7 +22,7 @@ def fista(D: Design, Y, datafit, W, b, Z, alpha, l1_ratio, *, L, target, max_ite
     distance at ``x+``) is below ``target``. ``grouped``: the group prox (columns), and the step
     measured per column in Euclidean norm."""
     prox_elastic_net = penalty_functions(grouped)[1]  # issue 19
-    n = D.n_samples
+    n = D.n_total
     x, xb, xZ = W, b, Z
     y, yb, yZ = W, b, Z
     t = 1.0
@@ -30,14 +30,13 @@ def fista(D: Design, Y, datafit, W, b, Z, alpha, l1_ratio, *, L, target, max_ite
     it = 0
     for it in range(1, max_iter + 1):
         U, fy = datafit.residual_and_loss(yZ, Y)
-        fy = float(fy) / n
-        Gy = D.backward(U) / n
-        gby = U.sum(0) / n
+        fy = D.total(fy) / n
+        Gy, gby = D.gradient(U)
         while True:
             Wn = prox_elastic_net(y - Gy / L, 1.0 / L, alpha, l1_ratio)
             bn = yb - gby / L
             Zn = D.forward(Wn, bn)
-            fn = float(datafit.loss_sum(Zn, Y)) / n
+            fn = D.total(datafit.loss_sum(Zn, Y)) / n
             dW, db = Wn - y, bn - yb
             quad = fy + float((Gy * dW).sum() + (gby * db).sum()) \
                 + 0.5 * L * float(dW.pow(2).sum() + db.pow(2).sum())

@@ -31,10 +31,11 @@ def gram_statistics(design, Y) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     for _, _, Xc in design.chunks():
         Xd = Xc.double()
         S.addmm_(Xd.T, Xd)
-    n = design.n_samples
+    S = design.reduce(S)
+    n = design.n_total
     mean, inv = design.mean.double(), design.inv_scale.double()
     S = (S / n - torch.outer(mean, mean)) * inv[:, None] * inv[None, :]
-    Ybar = Y.double().mean(0)
+    Ybar = design.reduce(Y.double().sum(0)) / n
     C = (design.backward((Y - Ybar.to(Y.dtype))).double() / n)
     return S.cpu().numpy(), C.cpu().numpy(), Ybar.cpu().numpy()
 

@@ -37,10 +37,11 @@ def sigmoid_targets(y: np.ndarray, family: str, name: str, k: int | None = None)
     return y.astype(np.float64)
 
 
-def null_intercept(Y: torch.Tensor, family: str) -> torch.Tensor:
-    """The ``W = 0`` optimum's intercept, ``logit(mean_i y_ic)`` in float64; raises ``ValueError``
-    when an output is constant (its intercept would be infinite)."""
-    freq = Y.double().mean(0)
+def null_intercept(freq: torch.Tensor, family: str) -> torch.Tensor:
+    """The ``W = 0`` optimum's intercept, ``logit(freq_c)`` in float64 for the outputs' frequencies
+    ``freq_c = mean_i y_ic``; raises ``ValueError`` when an output is constant (its intercept would
+    be infinite)."""
+    freq = freq.double()
     constant = torch.nonzero((freq <= 0) | (freq >= 1))
     if len(constant):
         c = int(constant[0])

@@ -27,15 +27,16 @@ def owlqn(D: Design, Y, datafit, W, b, Z, alpha, l1_ratio, *, L, target, max_ite
 
     Returns ``W, b, Z, iterations, stalled``; stops when the largest pseudo-gradient entry is at
     most ``target``, or (``stalled``) when no step decreases the objective beyond rounding."""
-    n = D.n_samples
+    n = D.n_total
     l1, l2 = alpha * l1_ratio, alpha * (1.0 - l1_ratio)
 
     def value(Zc, Wc):
         U, loss = datafit.residual_and_loss(Zc, Y)
-        return float(loss) / n + 0.5 * l2 * float(Wc.double().pow(2).sum()), U
+        return D.total(loss) / n + 0.5 * l2 * float(Wc.double().pow(2).sum()), U
 
     def grads(U, Wc):
-        return D.backward(U) / n + l2 * Wc, U.sum(0) / n
+        G, gb = D.gradient(U)
+        return G + l2 * Wc, gb
 
     f, U = value(Z, W)
     G, gb = grads(U, W)

@@ -38,6 +38,7 @@ import pandas as pd
 import scipy.sparse as sp
 import torch
 
+from studykit import distributed as dist
 from studykit._device import resolve_device
 from studykit._progress import progress_bar
 
@@ -59,7 +60,7 @@ CHECKPOINT = "checkpoint.pt"
 def fit_path(X, y, config: PathConfig | None = None, *, X_val=None, y_val=None, X_test=None, y_test=None,
              val_fraction: float = 0.0, n_classes: int | None = None, classes=None, device=None,
              table_device=None, preload: str = "auto", checkpoint_dir=None, progress: bool = False,
-             callback=None, **options) -> PathResult:
+             callback=None, distributed: bool | None = None, **options) -> PathResult:
     """Fit an elastic-net regularization path of linear decision layers on deep features.
 
     For each ``alpha`` of the path, minimizes over ``W`` ``(n_classes, n_features)`` and ``b``::
@@ -103,7 +104,14 @@ def fit_path(X, y, config: PathConfig | None = None, *, X_val=None, y_val=None, 
         call with the same data and configuration resumes where it stopped.
     callback : called as ``callback(index, metrics_row)`` after each alpha; when it returns True
         the path stops there and the result holds the alphas fitted so far (e.g. stop once the
-        layer is denser than needed, or at a time budget).
+        layer is denser than needed, or at a time budget). Across ranks, rank 0's answer counts.
+    distributed : split the training rows across the ranks of the active ``torch.distributed``
+        process group (default None: when one with more than one rank is initialized, e.g. under
+        ``torchrun``). Every rank must then call ``fit_path`` with the same arguments, each on its
+        own device; each reads only its contiguous block of the training rows, every iteration
+        all-reduces the gradient and the loss, and every rank returns the same result (equal to one
+        process's up to the order of floating-point sums). Rank 0 alone writes the checkpoints.
+        ``owlqn``, ``fista`` and ``cd``; ``saga``'s sequential minibatches are not split.
 
     Returns
     -------
@@ -115,11 +123,28 @@ def fit_path(X, y, config: PathConfig | None = None, *, X_val=None, y_val=None, 
     if X_val is None and val_fraction:
         train_rows, val_rows = split_rows(_n_rows(X, "X"), val_fraction, seed)
         X_val, y_val = X, y
-    problem = _Problem.build(config, X, y, train_rows, X_val, y_val, val_rows, X_test, y_test,
-                             n_classes, device, table_device, preload)
+    shard = _shard(distributed, config)
+    problem = dist.collective(lambda: _Problem.build(config, X, y, train_rows, X_val, y_val, val_rows, X_test,
+                                                     y_test, n_classes, device, table_device, preload, shard)) \
+        if shard else _Problem.build(config, X, y, train_rows, X_val, y_val, val_rows, X_test, y_test,
+                                     n_classes, device, table_device, preload, None)
     if config.family == "binomial" and classes is not None and len(classes) == 2:
         classes = tuple(classes)[1:]  # issue 19: the one output is the logit of class 1
     return _run(problem, config, classes, Path(checkpoint_dir) if checkpoint_dir else None, progress, callback)
+
+
+def _shard(distributed: bool | None, config: PathConfig) -> tuple[int, int] | None:
+    """``(rank, world_size)`` when the training rows are split across a process group, else None."""
+    rank, size = dist.world()
+    if distributed is False or (distributed is None and size == 1):
+        return None
+    if size == 1:
+        raise ValueError("distributed=True needs an initialized torch.distributed process group with more than "
+                         "one rank (run under torchrun)")
+    if config.solver == "saga":
+        raise ValueError("method='saga' cannot split its rows across processes (its minibatches are sequential); "
+                         "use method='owlqn' (default), 'fista' or 'cd', or run one process")
+    return rank, size
 
 
 def split_rows(n: int, fraction: float, seed: int) -> tuple[np.ndarray, np.ndarray]:
@@ -146,7 +171,8 @@ class _Problem:
 
     @classmethod
     def build(cls, config, X, y, train_rows, X_val, y_val, val_rows, X_test, y_test, n_classes, device,
-              table_device, preload):
+              table_device, preload, shard):
+        """``shard``: ``(rank, world_size)`` when this rank fits on its block of the training rows."""
         self = cls()
         self.datafit = get_datafit(config.family)
         torch_dtype = {None: None, "float32": torch.float32, "float64": torch.float64}[config.dtype]
@@ -161,21 +187,25 @@ class _Problem:
                 if Xs.shape[1] != X.shape[1]:
                     raise ValueError(f"{nx} has {Xs.shape[1]} features; X has {X.shape[1]}")
         self.k = _n_outputs(config.family, ys, n_classes)
-        self.train = Design.build(X, train_rows, device=device, dtype=torch_dtype,
-                                  standardize=config.standardize, preload=preload)
+        self.fingerprint = _fingerprint(X, ys["train"], train_rows, self.k)
+        rows, block = train_rows, slice(None)
+        if shard is not None:  # this rank's contiguous block of the training rows
+            block = slice(*dist.shard_range(len(ys["train"]), *shard))
+            rows = (train_rows if train_rows is not None else np.arange(len(ys["train"])))[block]
+        self.train = Design.build(X, rows, device=device, dtype=torch_dtype, standardize=config.standardize,
+                                  preload=preload, sharded=shard is not None)
         _check_finite(self.train, "X")
-        if self.train.n_samples < 2:
+        if self.train.n_total < 2:
             raise ValueError("X needs at least 2 training rows")
         stats = (self.train.mean, self.train.scale, self.train.inv_scale)
         self.device, self.dtype = self.train.device, self.train.dtype
         self.table_device = resolve_device(table_device) if table_device else self.device
-        self.Y = self._targets(ys["train"], "y")
+        self.Y = self._targets(ys["train"], "y")[block]  # checked whole: errors name the row of y
         self.splits = {}
         for name, Xs, rows in (("val", X_val, val_rows), ("test", X_test, None)):
             if Xs is not None:
                 design = Design.build(Xs, rows, device=self.device, dtype=self.dtype, stats=stats, preload=preload)
                 self.splits[name] = (design, self._targets(ys[name], "y_" + name))
-        self.fingerprint = _fingerprint(X, ys["train"], train_rows, self.k)
         return self
 
     def _targets(self, y: np.ndarray, name: str) -> torch.Tensor:
@@ -260,12 +290,12 @@ def null_model(problem):
     """Intercept of the ``W = 0`` optimum and the :class:`Gradient` there."""
     design, Y, datafit = problem.train, problem.Y, problem.datafit
     if datafit.name == "multinomial":
-        freq = torch.bincount(Y, minlength=problem.k).to(torch.float64) / design.n_samples
+        freq = design.reduce(torch.bincount(Y, minlength=problem.k).to(torch.float64)) / design.n_total
         b0 = freq.log() - freq.log().mean()
-    elif datafit.name in SIGMOID_FAMILIES:  # issue 19
-        b0 = null_intercept(Y, datafit.name)
     else:
-        b0 = Y.double().mean(0)
+        b0 = design.reduce(Y.double().sum(0)) / design.n_total
+        if datafit.name in SIGMOID_FAMILIES:  # issue 19
+            b0 = null_intercept(b0, datafit.name)
     b0 = b0.to(problem.dtype)
     W0 = torch.zeros(problem.k, design.n_features, dtype=problem.dtype, device=problem.device)
     return b0, full_gradient(design, Y, datafit, W0, b0)
@@ -291,7 +321,9 @@ def _run(problem, config: PathConfig, classes, checkpoint_dir, progress, callbac
         state.lr = config.lr or default_step(problem.train, problem.datafit, config.batch_size)
         log.info("SAGA step size %.3g", state.lr)
     gram = gram_statistics(problem.train, problem.Y) if method == "cd" else None
-    bar = progress_bar(total=len(grid), initial=state.done, desc="alphas", unit="alpha", disable=not progress)
+    writes = dist.is_rank0() or not problem.train.sharded  # across ranks, rank 0 saves and reports
+    bar = progress_bar(total=len(grid), initial=state.done, desc="alphas", unit="alpha",
+                       disable=not (progress and writes))
     for i in range(state.done, len(grid)):
         t0 = time.perf_counter()
         alpha = float(grid[i])
@@ -303,17 +335,21 @@ def _run(problem, config: PathConfig, classes, checkpoint_dir, progress, callbac
             grad = full_gradient(problem.train, problem.Y, problem.datafit, state.W, state.b)
         state.record(i, alpha, _metrics(problem, state, alpha, config, info, grad_scale, grad),
                      time.perf_counter() - t0)
-        if checkpoint_dir is not None:
+        if checkpoint_dir is not None and writes:
             state.save(checkpoint_dir, config, problem.fingerprint)
         bar.update(1)
         bar.set_postfix(alpha=f"{alpha:.3g}", nnz=int(state.rows[-1]["nnz"]))
-        if callback is not None and callback(i, dict(state.rows[-1])):
+        stop = callback is not None and bool(callback(i, dict(state.rows[-1])))
+        if problem.train.sharded and callback is not None:
+            stop = dist.broadcast_object(stop)  # the same decision on every rank
+        if stop:
             log.info("path stopped by the callback after alpha %d of %d", i + 1, len(grid))
             break
     bar.close()
-    info = {"alpha_max": alpha_max, "n_samples": problem.train.n_samples,
+    info = {"alpha_max": alpha_max, "n_samples": problem.train.n_total,
             "n_features": problem.train.n_features, "n_classes": problem.k, "device": str(problem.device),
-            "lipschitz": lipschitz, "lr": state.lr, "solver_method": method}
+            "lipschitz": lipschitz, "lr": state.lr, "solver_method": method,
+            "world_size": dist.world_size() if problem.train.sharded else 1}
     return PathResult(np.asarray(grid[:state.done], dtype=np.float64), state.coefs, np.stack(state.intercepts),
                       problem.train.mean.double().cpu().numpy(), problem.train.scale.double().cpu().numpy(),
                       pd.DataFrame(state.rows, columns=list(METRIC_COLUMNS)), config,
@@ -366,7 +402,7 @@ def _metrics(problem, state, alpha, config, info, grad_scale, grad) -> dict:
     kkt = max_violation(W, grad.G, grad.gb, alpha, config.l1_ratio, grouped=config.grouped)[0] / grad_scale
     penalty = penalty_functions(config.grouped)[0]
     row = {"train_loss": grad.loss, "train_objective": grad.loss + penalty(W, alpha, config.l1_ratio),
-           "train_accuracy": _accuracy(datafit, grad.Z, problem.Y), "kkt": kkt,
+           "train_accuracy": _accuracy(datafit, grad.Z, problem.Y, problem.train), "kkt": kkt,
            "epochs": info.epochs if info else 0, "converged": info.converged if info else True,
            "working_set": info.working_set if info else 0}
     if info is not None and config.stopping_rule == "kkt":
@@ -379,7 +415,7 @@ def _metrics(problem, state, alpha, config, info, grad_scale, grad) -> dict:
             row[f"{name}_accuracy"] = _accuracy(datafit, Zs, Ys)
             if datafit.name in SIGMOID_FAMILIES:  # issue 19
                 row[f"{name}_average_precision"] = mean_average_precision(Zs, Ys)
-    if datafit.name in SIGMOID_FAMILIES:
+    if datafit.name in SIGMOID_FAMILIES and not problem.train.sharded:  # AP does not add up over ranks
         row["train_average_precision"] = mean_average_precision(grad.Z, problem.Y)
     nz = (W != 0)
     row.update(nnz=int(nz.sum()), features_per_class=float(nz.sum(1).double().mean()),
@@ -387,9 +423,12 @@ def _metrics(problem, state, alpha, config, info, grad_scale, grad) -> dict:
     return row
 
 
-def _accuracy(datafit, Z, Y) -> float:
+def _accuracy(datafit, Z, Y, design=None) -> float:
+    """Fraction of correct rows; ``design``: the training design (counts summed over its ranks)."""
     correct = datafit.correct(Z, Y)
-    return math.nan if correct is None else float(correct) / len(Z)
+    if correct is None:
+        return math.nan
+    return float(correct) / len(Z) if design is None else design.total(correct) / design.n_total
 
 
 class _State:

@@ -65,10 +65,10 @@ class Gradient:
 def full_gradient(design: Design, Y, datafit, W, b) -> Gradient:
     """One pass over the data at ``(W, b)``: a deterministic function of ``(W, b)``, so a resumed
     path recomputes exactly what an uninterrupted one carried over."""
-    n = design.n_samples
     Z = design.forward(W, b)
     U, loss = datafit.residual_and_loss(Z, Y)
-    return Gradient(Z, float(loss) / n, design.backward(U) / n, U.sum(0) / n)
+    G, gb = design.gradient(U)
+    return Gradient(Z, design.total(loss) / design.n_total, G, gb)
 
 
 def max_violation(W, G, gb, alpha, l1_ratio, grouped: bool = False) -> tuple[float, torch.Tensor]:
