@@ -6,6 +6,13 @@ exact KKT violation), directions projected onto its orthant, and a backtracking 
 that zeroes coordinates which cross zero. Curvature pairs adapt the step to the actual Hessian,
 which matters on the nearly separable, strongly correlated deep features of the dense end of a
 path, where a fixed ``1/L`` step needs hundreds of iterations.
+
+Two departures from Andrew & Gao (issue 12, measured with ``benchmarks/solver_work_probe.py``):
+the quasi-Newton direction is kept on the *non-zero* coordinates even where its sign differs
+from the pseudo-gradient's (only coordinates at zero must move against it; a non-zero one that
+would cross zero is stopped at zero by the orthant projection of the line search), and the
+memory holds ``MEMORY = 30`` pairs instead of 10. Together they cut the iterations of a k=200
+path by about a third at the same certificate.
 """
 
 from __future__ import annotations
@@ -13,6 +20,13 @@ from __future__ import annotations
 import torch
 
 from .design import Design
+
+#: L-BFGS curvature pairs kept (issue 12: 30 measured fewer iterations than 10 at k=200; the
+#: two-loop recursion costs ``4 MEMORY k d`` flops, negligible next to a GEMM over the rows).
+MEMORY = 30
+#: Andrew & Gao's alignment of *every* coordinate of the direction with the pseudo-gradient's
+#: orthant (the behaviour before issue 12); False aligns only the coordinates at zero.
+ALIGN_ALL = False
 
 
 def _pseudo_gradient(W, G, l1):
@@ -22,13 +36,14 @@ def _pseudo_gradient(W, G, l1):
     return torch.where(W > 0, pos, torch.where(W < 0, neg, at_zero))
 
 
-def owlqn(D: Design, Y, datafit, W, b, Z, alpha, l1_ratio, *, L, target, max_iter, memory=10):
+def owlqn(D: Design, Y, datafit, W, b, Z, alpha, l1_ratio, *, L, target, max_iter, memory=None):
     """Solve on design ``D`` from ``(W, b)`` with predictions ``Z``; ``L`` scales the first step.
 
     Returns ``W, b, Z, iterations, stalled``; stops when the largest pseudo-gradient entry is at
     most ``target``, or (``stalled``) when no step decreases the objective beyond rounding."""
     n = D.n_total
     l1, l2 = alpha * l1_ratio, alpha * (1.0 - l1_ratio)
+    memory = MEMORY if memory is None else memory
 
     def value(Zc, Wc):
         U, loss = datafit.residual_and_loss(Zc, Y)
@@ -51,7 +66,8 @@ def owlqn(D: Design, Y, datafit, W, b, Z, alpha, l1_ratio, *, L, target, max_ite
             return W, b, Z, it - 1, False
         dW, db = _two_loop(-pg, -gb, pairs, 1.0 / L)
         if l1:  # without an l1 term (ridge) this is plain L-BFGS: no orthants
-            dW = torch.where(torch.sign(dW) == -torch.sign(pg), dW, torch.zeros_like(dW))
+            aligned = torch.sign(dW) == -torch.sign(pg)
+            dW = torch.where(aligned if ALIGN_ALL else aligned | (W != 0), dW, torch.zeros_like(dW))
             orthant = torch.where(W != 0, torch.sign(W), -torch.sign(pg))
         if float((pg * dW).sum() + (gb * db).sum()) >= 0:  # not a descent direction: steepest descent
             pairs.clear()

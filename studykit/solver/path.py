@@ -55,6 +55,9 @@ from .saga import SagaState, default_step, solve_saga
 log = logging.getLogger(__name__)
 
 CHECKPOINT = "checkpoint.pt"
+#: Warm starts of the working-set solvers extrapolated along the path (:func:`_extrapolate`;
+#: issue 12: about a quarter fewer full gradients per alpha on the default grid at k=200).
+EXTRAPOLATE = True
 
 
 def fit_path(X, y, config: PathConfig | None = None, *, X_val=None, y_val=None, X_test=None, y_test=None,
@@ -361,10 +364,14 @@ def _solve_alpha(problem, config, state, i, alpha, grad, grad_scale, lipschitz, 
     :class:`Gradient` at the solution when the method has it (else None) and the solve info."""
     method = config.solver
     if method in ("owlqn", "fista"):
+        passes = 0
+        if EXTRAPOLATE:
+            grad, passes = _extrapolate(problem, config, state, alpha, grad)
         state.W, state.b, grad, info = solve_working_set(
             problem.train, problem.Y, problem.datafit, state.W, state.b, alpha, config.l1_ratio,
-            grad=grad, grad_scale=grad_scale, tol=config.tolerance, max_epochs=config.max_epochs,
+            grad=grad, grad_scale=grad_scale, tol=config.tolerance, max_epochs=config.max_epochs - passes,
             lipschitz_full=lipschitz, inner=method, precision=config.matmul_precision, grouped=config.grouped)
+        info.epochs += passes
         return grad, info
     if method == "cd":
         S, C, Ybar = gram
@@ -374,6 +381,36 @@ def _solve_alpha(problem, config, state, i, alpha, grad, grad_scale, lipschitz, 
         state.b = torch.as_tensor(Ybar, dtype=problem.dtype, device=problem.device)
         return None, SolveInfo(sweeps, converged, int((W != 0).any(0).sum()))
     return None, _solve_saga(problem, config, state, i, alpha, grad_scale)
+
+
+def _extrapolate(problem, config, state, alpha, grad):
+    """The warm start for ``alpha``, extrapolated along the path (issue 12): with ``W1, W0`` the
+    last two solutions, ``W1 + r (W1 - W0)`` (``r`` the ratio of the steps in log alpha), keeping
+    only the coefficients that are non-zero in ``W1`` and keep their sign; the intercept alike.
+    It replaces the plain warm start ``W1`` when its objective at ``alpha`` is lower. Returns the
+    :class:`Gradient` at the chosen point and the passes over the data it cost (one full gradient,
+    or none when there is nothing to extrapolate). Deterministic in the recorded path, so a
+    resumed path extrapolates exactly as an uninterrupted one."""
+    if len(state.rows) < 2 or not bool((state.W != 0).any()) or alpha <= 0:
+        return grad, 0
+    a1, a0 = state.rows[-1]["alpha"], state.rows[-2]["alpha"]
+    if not 0 < a1 < a0:
+        return grad, 0
+    train, Y, datafit = problem.train, problem.Y, problem.datafit
+    if grad is None:  # resumed from a checkpoint
+        grad = full_gradient(train, Y, datafit, state.W, state.b)
+    r = math.log(a1 / alpha) / math.log(a0 / a1)
+    W0 = torch.as_tensor(state.coefs[-2].toarray(), dtype=state.W.dtype, device=state.W.device)
+    b0 = torch.as_tensor(state.intercepts[-2], dtype=state.b.dtype, device=state.b.device)
+    W = state.W + r * (state.W - W0)
+    W = torch.where((state.W != 0) & (torch.sign(W) == torch.sign(state.W)), W, torch.zeros_like(W))
+    b = state.b + r * (state.b - b0)
+    penalty = penalty_functions(config.grouped)[0]
+    trial = full_gradient(train, Y, datafit, W, b)  # reduced loss: the same choice on every rank
+    if trial.loss + penalty(W, alpha, config.l1_ratio) < grad.loss + penalty(state.W, alpha, config.l1_ratio):
+        state.W, state.b = W, b
+        return trial, 1
+    return grad, 1
 
 
 def _solve_saga(problem, config, state, i, alpha, grad_scale):
