@@ -36,14 +36,19 @@ def _pseudo_gradient(W, G, l1):
     return torch.where(W > 0, pos, torch.where(W < 0, neg, at_zero))
 
 
-def owlqn(D: Design, Y, datafit, W, b, Z, alpha, l1_ratio, *, L, target, max_iter, memory=None):
+def owlqn(D: Design, Y, datafit, W, b, Z, alpha, l1_ratio, *, L, target, max_iter, memory=None,
+          align_all=None):
     """Solve on design ``D`` from ``(W, b)`` with predictions ``Z``; ``L`` scales the first step.
 
-    Returns ``W, b, Z, iterations, stalled``; stops when the largest pseudo-gradient entry is at
+    ``align_all`` (default :data:`ALIGN_ALL`): align every coordinate of the direction with the
+    pseudo-gradient's orthant, which the reduced-precision approach phase needs (its noisy
+    gradients make unaligned steps on the non-zero coordinates stall). Returns ``W, b, Z,
+    iterations, stalled``; stops when the largest pseudo-gradient entry is at
     most ``target``, or (``stalled``) when no step decreases the objective beyond rounding."""
     n = D.n_total
     l1, l2 = alpha * l1_ratio, alpha * (1.0 - l1_ratio)
     memory = MEMORY if memory is None else memory
+    align_all = ALIGN_ALL if align_all is None else align_all
 
     def value(Zc, Wc):
         U, loss = datafit.residual_and_loss(Zc, Y)
@@ -67,7 +72,7 @@ def owlqn(D: Design, Y, datafit, W, b, Z, alpha, l1_ratio, *, L, target, max_ite
         dW, db = _two_loop(-pg, -gb, pairs, 1.0 / L)
         if l1:  # without an l1 term (ridge) this is plain L-BFGS: no orthants
             aligned = torch.sign(dW) == -torch.sign(pg)
-            dW = torch.where(aligned if ALIGN_ALL else aligned | (W != 0), dW, torch.zeros_like(dW))
+            dW = torch.where(aligned if align_all else aligned | (W != 0), dW, torch.zeros_like(dW))
             orthant = torch.where(W != 0, torch.sign(W), -torch.sign(pg))
         if float((pg * dW).sum() + (gb * db).sum()) >= 0:  # not a descent direction: steepest descent
             pairs.clear()

@@ -116,6 +116,8 @@ def solve_working_set(design: Design, Y, datafit, W, b, alpha: float, l1_ratio: 
         if precision != "highest":  # a cheap approach phase; the exact phase certifies
             budget, goal = min(budget, LOW_PRECISION_ITERATIONS), max(inner_target, LOW_PRECISION_FLOOR[precision] * grad_scale)
             Z0 = sub.forward(W[:, cols], b)  # one rounding throughout the phase
+            if inner == "owlqn":
+                extra = {**extra, "align_all": True}
         Wa, b, _, used, stalled = INNER_SOLVERS[inner](
             sub, Y, datafit, W[:, cols], b, Z0, alpha, l1_ratio, L=L * datafit.curvature,
             target=goal, max_iter=budget, **extra)
@@ -127,6 +129,7 @@ def solve_working_set(design: Design, Y, datafit, W, b, alpha: float, l1_ratio: 
         inside = max(float(per_feature[cols].max()), float(grad.gb.abs().max()))
         if precision != "highest":
             precision = "highest"
+            extra.pop("align_all", None)
             continue
         if stalled and inside > target:
             log.warning("alpha=%.4g: line search stalled at relative KKT violation %.2e (tol %.0e); "

@@ -1,5 +1,6 @@
 """Issue 12: paths at a large class count, certified by KKT conditions recomputed from the returned
-layers (numpy float64, independent of the solver's own metric); methods agree; config API."""
+layers (numpy float64, independent of the solver's own metric); the default solver equals the
+previous default, is deterministic and resumes exactly; methods agree; config API."""
 
 import json
 
@@ -7,6 +8,8 @@ import numpy as np
 import pytest
 
 from studykit.solver import PathConfig, PathResult, fit_path
+from studykit.solver import owlqn as owlqn_module
+from studykit.solver import path as path_module
 
 K = 200
 
@@ -23,11 +26,25 @@ def many_classes():
     return X.astype(np.float32), y
 
 
+CONFIG = PathConfig(n_alphas=6, eps=0.05)
+
+
+def previous_default(monkeypatch):
+    """The owlqn default before issue 12: every direction coordinate aligned with the
+    pseudo-gradient's orthant, 10 L-BFGS pairs, plain warm starts."""
+    monkeypatch.setattr(owlqn_module, "ALIGN_ALL", True)
+    monkeypatch.setattr(owlqn_module, "MEMORY", 10)
+    monkeypatch.setattr(path_module, "EXTRAPOLATE", False)
+
+
 @pytest.fixture(scope="module")
 def paths(many_classes):
     X, y = many_classes
-    config = PathConfig(n_alphas=4, eps=0.1)
-    return {"float32": fit_path(X, y, config), "float64": fit_path(X, y, config, dtype="float64")}
+    out = {"float32": fit_path(X, y, CONFIG), "float64": fit_path(X, y, CONFIG, dtype="float64")}
+    with pytest.MonkeyPatch.context() as mp:
+        previous_default(mp)
+        out["previous"] = fit_path(X, y, CONFIG)
+    return out
 
 
 def kkt_from_layers(result: PathResult, X, y):
@@ -63,9 +80,58 @@ def test_every_alpha_is_certified_by_kkt_recomputed_from_the_layers(paths, many_
     np.testing.assert_allclose(recomputed, result.metrics["kkt"], atol=1e-4)
 
 
-def test_float32_and_float64_paths_agree_on_the_objective_at_every_alpha(paths):
-    a, b = (paths[m].metrics["train_objective"].to_numpy() for m in ("float32", "float64"))
+@pytest.mark.parametrize("other", ["float64", "previous"])
+def test_the_default_path_agrees_on_the_objective_at_every_alpha(paths, many_classes, other):
+    """float32 vs float64, and the issue-12 default (unaligned non-zero coordinates, 30 pairs,
+    extrapolated warm starts) vs the previous default: the same optimum to 1e-4 at every alpha."""
+    a, b = (paths[m].metrics["train_objective"].to_numpy() for m in ("float32", other))
     np.testing.assert_allclose(a, b, rtol=1e-4)
+    assert paths[other].metrics["converged"].all()
+    assert (kkt_from_layers(paths[other], *many_classes) <= 3e-4).all()
+
+
+def test_large_k_path_is_deterministic(paths, many_classes):
+    again = fit_path(*many_classes, CONFIG)
+    np.testing.assert_array_equal(again.intercepts, paths["float32"].intercepts)
+    for a, b in zip(again.coefs, paths["float32"].coefs):
+        np.testing.assert_array_equal(a.toarray(), b.toarray())
+    np.testing.assert_array_equal(again.metrics["epochs"], paths["float32"].metrics["epochs"])
+
+
+def test_large_k_path_resumes_exactly_with_extrapolated_warm_starts(tmp_path, paths, many_classes, monkeypatch):
+    """Killed after 4 alphas, the resumed path extrapolates its next warm start from the checkpointed
+    solutions exactly as the uninterrupted one did: bit-identical layers and epochs."""
+    full = paths["float32"]
+    calls = {"n": 0}
+    real = path_module._metrics
+
+    def crash_on_fifth(*args, **kw):
+        calls["n"] += 1
+        if calls["n"] == 5:
+            raise KeyboardInterrupt("killed")
+        return real(*args, **kw)
+
+    monkeypatch.setattr(path_module, "_metrics", crash_on_fifth)
+    with pytest.raises(KeyboardInterrupt):
+        fit_path(*many_classes, CONFIG, checkpoint_dir=tmp_path)
+    monkeypatch.setattr(path_module, "_metrics", real)
+    extrapolated = []
+    real_extrapolate = path_module._extrapolate
+
+    def spy(problem, config, state, alpha, grad):
+        before = state.W
+        out = real_extrapolate(problem, config, state, alpha, grad)
+        extrapolated.append(state.W is not before)
+        return out
+
+    monkeypatch.setattr(path_module, "_extrapolate", spy)
+    resumed = fit_path(*many_classes, CONFIG, checkpoint_dir=tmp_path)
+    assert extrapolated and extrapolated[0], "the first alpha after the resume did not use the extrapolation"
+    np.testing.assert_array_equal(resumed.intercepts, full.intercepts)
+    for a, b in zip(resumed.coefs, full.coefs):
+        np.testing.assert_array_equal(a.toarray(), b.toarray())
+    cols = ["alpha", "nnz", "train_objective", "epochs"]
+    np.testing.assert_array_equal(resumed.metrics[cols].to_numpy(), full.metrics[cols].to_numpy())
 
 
 def test_reduced_precision_gemms_keep_the_certificate_and_the_path(clf_data):
