@@ -1,6 +1,9 @@
 """Issue 12 probe: GEMM work of a path in units of one full gradient (load-independent).
 
-Usage: PYTHONPATH=. python benchmarks/solver_work_probe.py K N D N_ALPHAS EPS [METHOD] [--per-alpha]
+Usage: PYTHONPATH=. python benchmarks/solver_work_probe.py K N D N_ALPHAS EPS [METHOD] [--per-alpha] [--progress]
+
+``--per-alpha`` prints the metrics of every alpha at the end; ``--progress`` prints each alpha's
+full gradients as it finishes (what a run cut off by a time limit has done so far).
 
 Counts every ``Design.forward`` and ``Design._backward_and_sum`` (what ``Design.gradient`` calls)
 as rows x columns x outputs multiply-adds; one full gradient is ``2 n d k`` (a forward and a
@@ -29,8 +32,13 @@ def g(self, U):
 dmod.Design.forward, dmod.Design._backward_and_sum = f, g
 full = 2 * n * d * k
 marks = []
+def progress(i, row):
+    marks.append(work[0])
+    if "--progress" in sys.argv:
+        print(f"alpha {i}: {(marks[-1] - (marks[-2] if i else 0)) / full:.1f} full gradients, nnz {row['nnz']}, "
+              f"kkt {row['kkt']:.1e}, {time.perf_counter() - t0:.0f}s", flush=True)
 t0 = time.perf_counter()
-r = fit_path(X, y, n_alphas=na, eps=eps, method=method, callback=lambda i, row: marks.append(work[0]) and False)
+r = fit_path(X, y, n_alphas=na, eps=eps, method=method, callback=progress)
 T = time.perf_counter() - t0
 m = r.metrics.copy()
 m["full_grads"] = np.diff([0.0] + marks) / full
