@@ -41,7 +41,7 @@ def _rss_anon_mb() -> float:
     return float("nan")
 
 
-def driver(data: Path, n_alphas: int, eps: float, tol: float, out: Path) -> None:
+def driver(data: Path, n_alphas: int, eps: float, tol: float, device: str, out: Path) -> None:
     """One rank: fit the path on the memmap; rank 0 writes every rank's figures and the path."""
     import torch
 
@@ -68,12 +68,12 @@ def driver(data: Path, n_alphas: int, eps: float, tol: float, out: Path) -> None
             peak[0] = max(peak[0], _rss_anon_mb())
             time.sleep(0.05)
 
-    with D.process_group("cpu"):
+    with D.process_group(device) as rank_device:   # cuda:LOCAL_RANK and NCCL for --device cuda
         base = _rss_anon_mb()
         threading.Thread(target=sample, daemon=True).start()
         D.barrier()
         start = time.perf_counter()
-        result = fit_path(X, y, n_alphas=n_alphas, eps=eps, tol=tol)
+        result = fit_path(X, y, n_alphas=n_alphas, eps=eps, tol=tol, device=rank_device)
         D.barrier()
         seconds = time.perf_counter() - start
         stop.set()
@@ -84,11 +84,12 @@ def driver(data: Path, n_alphas: int, eps: float, tol: float, out: Path) -> None
             (out / "ranks.json").write_text(json.dumps(rows))
 
 
-def launch(nproc: int, threads: int, data: Path, n_alphas: int, eps: float, tol: float, out: Path) -> dict:
+def launch(nproc: int, threads: int, data: Path, n_alphas: int, eps: float, tol: float, device: str,
+           out: Path) -> dict:
     env = dict(os.environ, OMP_NUM_THREADS=str(threads), PYTHONPATH=str(ROOT.parent))
     cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone", f"--nproc-per-node={nproc}",
            str(Path(__file__).resolve()), "--driver", "--data", str(data), "--n-alphas", str(n_alphas),
-           "--eps", str(eps), "--tol", str(tol), "--out", str(out)]
+           "--eps", str(eps), "--tol", str(tol), "--device", device, "--out", str(out)]
     start = time.perf_counter()
     proc = subprocess.run(cmd, env=env, capture_output=True, text=True)
     if proc.returncode != 0:
@@ -116,7 +117,8 @@ def render(rows: list[dict], args, n_alphas_fitted: int) -> str:
     lines = ["# The regularization path across processes (torchrun, CPU, gloo)", "",
              f"Machine: {platform.machine()}, {os.cpu_count()} cores (load average {load[0]:.1f} at the end), "
              f"torch {_torch_version()}. Command: `.venv/bin/python benchmarks/distributed_path.py --n {args.n} "
-             f"--d {args.d} --k {args.k} --n-alphas {args.n_alphas} --eps {args.eps} --tol {args.tol}`. "
+             f"--d {args.d} --k {args.k} --n-alphas {args.n_alphas} --eps {args.eps} --tol {args.tol} "
+             f"--device {args.device}`. "
              f"Multinomial, l1_ratio 0.99, owlqn, float32, KKT tolerance {args.tol}, {n_alphas_fitted} alphas; features from benchmarks/solver.py's "
              "`make_deep_features` in a .npy memmap, each rank loading its block of the rows.", "",
              "| processes x threads | path (s) | s / alpha | all-reduces / alpha | KB all-reduced / alpha "
@@ -145,13 +147,14 @@ def main() -> None:
     parser.add_argument("--n-alphas", type=int, default=20)
     parser.add_argument("--eps", type=float, default=0.05)
     parser.add_argument("--tol", type=float, default=1e-4, help="KKT tolerance of every alpha")
+    parser.add_argument("--device", default="cpu", help="cpu (gloo) or cuda (rank r on cuda:r, NCCL)")
     parser.add_argument("--layouts", nargs="+", default=["1x2", "1x1", "2x1"], help="processes x threads")
     parser.add_argument("--out", type=Path, default=ROOT / "results" / "distributed_path.md")
     parser.add_argument("--driver", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--data", type=Path, help=argparse.SUPPRESS)
     args, _ = parser.parse_known_args()
     if args.driver:
-        return driver(args.data, args.n_alphas, args.eps, args.tol, args.out)
+        return driver(args.data, args.n_alphas, args.eps, args.tol, args.device, args.out)
     from solver import make_deep_features
 
     scratch = ROOT.parent / ".bench-tmp"
@@ -166,7 +169,7 @@ def main() -> None:
         rows, reference = [], None
         for layout in args.layouts:
             nproc, threads = (int(v) for v in layout.split("x"))
-            row = launch(nproc, threads, data, args.n_alphas, args.eps, args.tol, Path(tmp) / layout)
+            row = launch(nproc, threads, data, args.n_alphas, args.eps, args.tol, args.device, Path(tmp) / layout)
             reference = reference or Path(row["out"])
             diff, differ = compare(reference, Path(row["out"]))
             row["objective_diff"], row["supports_differ"] = ("reference", "reference") if Path(row["out"]) == reference \
