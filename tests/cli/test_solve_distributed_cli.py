@@ -5,6 +5,7 @@ the remaining alphas."""
 
 import json
 import os
+import signal
 import subprocess
 import sys
 import textwrap
@@ -83,8 +84,15 @@ def _torchrun(base: Path, out: str, **env):
     full_env = dict(os.environ, PYTHONPATH=str(WORKTREE), LOG_DIR=str(logs), OMP_NUM_THREADS="1", **env)
     for name in ("RANK", "WORLD_SIZE", "LOCAL_RANK"):
         full_env.pop(name, None)
-    proc = subprocess.run(command, env=full_env, capture_output=True, text=True, timeout=300)
-    return proc, logs
+    # its own session, so that a hung launch (ranks waiting on each other) is killed with its ranks
+    with subprocess.Popen(command, env=full_env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                          start_new_session=True) as launch:
+        try:
+            stdout, stderr = launch.communicate(timeout=300)
+        except subprocess.TimeoutExpired:
+            os.killpg(launch.pid, signal.SIGKILL)
+            raise
+    return subprocess.CompletedProcess(command, launch.returncode, stdout, stderr), logs
 
 
 def _log(logs: Path, rank: int, kind: str) -> list[list[str]]:
