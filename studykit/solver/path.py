@@ -45,6 +45,7 @@ from studykit._progress import progress_bar
 from .config import PathConfig
 from .datafits import SIGMOID_FAMILIES, get_datafit
 from .design import Design, as_index
+from .compressed import compressed_problem, worth_it
 from .gramcd import gram_statistics, solve_gram_cd
 from .multilabel import mean_average_precision, null_intercept, sigmoid_targets
 from .penalties import penalty_functions
@@ -321,6 +322,9 @@ def _run(problem, config: PathConfig, classes, checkpoint_dir, progress, callbac
         state.lr = config.lr or default_step(problem.train, problem.datafit, config.batch_size)
         log.info("SAGA step size %.3g", state.lr)
     gram = gram_statistics(problem.train, problem.Y) if method == "cd" else None
+    compressed = compressed_problem(problem.train, problem.Y) \
+        if method in ("owlqn", "fista") and problem.datafit.name == "gaussian" and \
+        worth_it(problem.train.n_total, problem.train.n_features, problem.k, len(grid) - state.done) else None
     writes = dist.is_rank0() or not problem.train.sharded  # across ranks, rank 0 saves and reports
     bar = progress_bar(total=len(grid), initial=state.done, desc="alphas", unit="alpha",
                        disable=not (progress and writes))
@@ -330,7 +334,8 @@ def _run(problem, config: PathConfig, classes, checkpoint_dir, progress, callbac
         if alpha >= alpha_max * (1 - 1e-12) and not bool((state.W != 0).any()):
             info = None  # W = 0 is the exact solution (eq. 5): nothing to iterate
         else:
-            grad, info = _solve_alpha(problem, config, state, i, alpha, grad, grad_scale, lipschitz, gram)
+            grad, info = _solve_alpha(problem, config, state, i, alpha, grad, grad_scale, lipschitz, gram,
+                                      compressed)
         if grad is None:
             grad = full_gradient(problem.train, problem.Y, problem.datafit, state.W, state.b)
         state.record(i, alpha, _metrics(problem, state, alpha, config, info, grad_scale, grad),
@@ -349,22 +354,34 @@ def _run(problem, config: PathConfig, classes, checkpoint_dir, progress, callbac
     info = {"alpha_max": alpha_max, "n_samples": problem.train.n_total,
             "n_features": problem.train.n_features, "n_classes": problem.k, "device": str(problem.device),
             "lipschitz": lipschitz, "lr": state.lr, "solver_method": method,
-            "world_size": dist.world_size() if problem.train.sharded else 1}
+            "world_size": dist.world_size() if problem.train.sharded else 1,
+            "compressed_rows": compressed[0].n_samples if compressed is not None else None}
     return PathResult(np.asarray(grid[:state.done], dtype=np.float64), state.coefs, np.stack(state.intercepts),
                       problem.train.mean.double().cpu().numpy(), problem.train.scale.double().cpu().numpy(),
                       pd.DataFrame(state.rows, columns=list(METRIC_COLUMNS)), config,
                       tuple(str(c) for c in classes) if classes is not None else None, info)
 
 
-def _solve_alpha(problem, config, state, i, alpha, grad, grad_scale, lipschitz, gram):
+def _solve_alpha(problem, config, state, i, alpha, grad, grad_scale, lipschitz, gram, compressed=None):
     """Solve alpha ``i`` from the state's warm start with the configured method; returns the
-    :class:`Gradient` at the solution when the method has it (else None) and the solve info."""
+    :class:`Gradient` at the solution when the method has it (else None) and the solve info.
+    ``compressed``: the gaussian problem on ``d + 1`` rows (:mod:`.compressed`), solved first; the
+    real rows then certify (and, if rounding left anything, finish) the solution."""
     method = config.solver
     if method in ("owlqn", "fista"):
-        state.W, state.b, grad, info = solve_working_set(
-            problem.train, problem.Y, problem.datafit, state.W, state.b, alpha, config.l1_ratio,
-            grad=grad, grad_scale=grad_scale, tol=config.tolerance, max_epochs=config.max_epochs,
-            lipschitz_full=lipschitz, inner=method, precision=config.matmul_precision, grouped=config.grouped)
+        def solve(design, Y, W, b, grad):
+            return solve_working_set(
+                design, Y, problem.datafit, W, b, alpha, config.l1_ratio, grad=grad, grad_scale=grad_scale,
+                tol=config.tolerance, max_epochs=config.max_epochs, lipschitz_full=lipschitz, inner=method,
+                precision=config.matmul_precision, grouped=config.grouped)
+
+        W, b, first = state.W, state.b, None
+        if compressed is not None:
+            W, b, _, first = solve(*compressed, W, b, None)
+            grad = None
+        state.W, state.b, grad, info = solve(problem.train, problem.Y, W, b, grad)
+        if first is not None:  # epochs count passes over the real rows: the compressed ones are m/n of one
+            info.epochs += 1 + math.ceil(first.epochs * compressed[0].n_samples / problem.train.n_total)
         return grad, info
     if method == "cd":
         S, C, Ybar = gram
