@@ -50,9 +50,13 @@ def main() -> None:
     parser.add_argument("--eps", type=float, default=0.01)
     parser.add_argument("--l1-ratio", type=float, default=0.99)
     parser.add_argument("--methods", nargs="+", default=["owlqn", "cd"])
+    parser.add_argument("--threads", type=int, default=1,
+                        help="torch threads (scikit-learn's coordinate descent runs on one)")
     args = parser.parse_args()
 
     import torch
+
+    torch.set_num_threads(args.threads)
     from sklearn.linear_model import enet_path
 
     from studykit.solver import fit_path
@@ -80,7 +84,7 @@ def main() -> None:
     print(f"# Gaussian path: studykit vs scikit-learn coordinate descent\n\nMachine: {platform.machine()}, "
           f"{os.cpu_count()} cores (load average {os.getloadavg()[0]:.1f}), torch {torch.__version__}, "
           f"{torch.get_num_threads()} threads. Command: `benchmarks/solver_gaussian.py --n {args.n} --d {args.d} "
-          f"--k {args.k} --n-alphas {args.n_alphas} --eps {args.eps}`, float64.\n")
+          f"--k {args.k} --n-alphas {args.n_alphas} --eps {args.eps} --threads {args.threads}`, float64.\n")
     print("| solver | path (s) | ratio to scikit-learn | max rel. objective gap to the best |\n|---|---|---|---|")
     reference = seconds["scikit-learn enet_path (per output)"]
     for name, value in values.items():

@@ -13,7 +13,7 @@ orthonormal basis ``Q`` (m x r, ``m = r + 1``) of the vectors orthogonal to the 
 The working-set solvers (OWL-QN, FISTA) then run on ``m <= d + 1`` rows: every product costs
 ``(d + 1) / n`` of the real one. Computing ``S`` is one pass over the rows (``n d^2``, all-reduced
 across ranks, after which the compressed problem is replicated and needs no communication).
-``fit_path`` uses it for ``family="gaussian"`` when ``n > 4 (d + 1)`` and the Gram pass is
+``fit_path`` uses it for ``family="gaussian"`` when ``n > 2 (d + 1)`` and the Gram pass is
 cheaper than the path's expected passes (:func:`worth_it`); each alpha is then finished and
 certified on the real rows (:func:`~.workingset.solve_working_set` from the compressed solution,
 usually with no iteration left), so the reported loss, objective and ``kkt`` are the real ones.
@@ -34,10 +34,10 @@ PASSES_PER_ALPHA = 30
 
 
 def worth_it(n: int, d: int, k: int, n_alphas: int) -> bool:
-    """Whether compressing pays: ``n > 4 (d + 1)`` (below that the per-iteration overheads, not the
-    products, dominate: at n=2000, d=512 both took 0.6-0.9 s) and the Gram pass (``n d^2``) costs less
+    """Whether compressing pays: ``n > 2 (d + 1)`` (below that the per-iteration overheads, not the
+    products, dominate) and the Gram pass (``n d^2``) costs less
     than the path's expected row-wise work (``2 n d k`` per pass, :data:`PASSES_PER_ALPHA` per alpha)."""
-    return n > 4 * (d + 1) and d < 2 * k * PASSES_PER_ALPHA * n_alphas
+    return n > 2 * (d + 1) and d < 2 * k * PASSES_PER_ALPHA * n_alphas
 
 
 def compressed_problem(design: Design, Y: torch.Tensor) -> tuple[Design, torch.Tensor]:
