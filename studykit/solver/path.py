@@ -29,13 +29,11 @@ from __future__ import annotations
 import hashlib
 import logging
 import math
-import os
 import time
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
-import scipy.sparse as sp
 import torch
 
 from studykit import distributed as dist
@@ -44,18 +42,18 @@ from studykit._progress import progress_bar
 
 from .config import PathConfig
 from .datafits import SIGMOID_FAMILIES, get_datafit
-from .design import Design, as_index
 from .compressed import compressed_problem, worth_it
+from .design import Design, as_index
 from .gramcd import gram_statistics, solve_gram_cd
 from .multilabel import mean_average_precision, null_intercept, sigmoid_targets
 from .penalties import penalty_functions
-from .workingset import SolveInfo, full_gradient, max_violation, solve_working_set
+from .pathstate import PathState
 from .results import METRIC_COLUMNS, PathResult
 from .saga import SagaState, default_step, solve_saga
+from .workingset import SolveInfo, full_gradient, max_violation, solve_working_set
 
 log = logging.getLogger(__name__)
 
-CHECKPOINT = "checkpoint.pt"
 
 
 def fit_path(X, y, config: PathConfig | None = None, *, X_val=None, y_val=None, X_test=None, y_test=None,
@@ -313,7 +311,7 @@ def _run(problem, config: PathConfig, classes, checkpoint_dir, progress, callbac
         grid = np.append(grid, 0.0)
     if grad_scale == 0:
         grad_scale = 1.0  # y is constant: every coefficient is zero at every alpha
-    state = _State.start(problem, config, b0, grid, null_objective)
+    state = PathState.start(problem, config, b0, grid, null_objective)
     if checkpoint_dir is not None and state.resume(checkpoint_dir, config, problem.fingerprint):
         grad = None  # recomputed at the checkpointed point
     method = config.solver
@@ -446,61 +444,3 @@ def _accuracy(datafit, Z, Y, design=None) -> float:
     if correct is None:
         return math.nan
     return float(correct) / len(Z) if design is None else design.total(correct) / design.n_total
-
-
-class _State:
-    """The path so far (coefficients, intercepts, metric rows) and the solver state."""
-
-    @classmethod
-    def start(cls, problem, config, b0, grid, null_objective):
-        self = cls()
-        self.null_objective = null_objective  # F(0, b0): no alpha's optimum is above it
-        self.W = torch.zeros(problem.k, problem.train.n_features, dtype=problem.dtype, device=problem.device)
-        self.b = b0.clone()
-        self.saga = SagaState.zeros(problem.train.n_samples, problem.k, problem.train.n_features,
-                                    device=problem.device, table_device=problem.table_device, dtype=problem.dtype) \
-            if config.solver == "saga" else None
-        self.coefs, self.intercepts, self.rows, self.done = [], [], [], 0
-        self.lr = None  # SAGA step in force (halved after a divergence)
-        self.grid = np.asarray(grid, dtype=np.float64)
-        return self
-
-    def record(self, i, alpha, row, seconds):
-        self.coefs.append(sp.csr_matrix(self.W.double().cpu().numpy()))
-        self.intercepts.append(self.b.double().cpu().numpy())
-        self.rows.append({**row, "index": i, "alpha": alpha, "seconds": seconds})
-        self.done = i + 1
-
-    def _key(self, config, fingerprint):
-        return {"config": config.to_dict(), "fingerprint": fingerprint, "grid": self.grid.tolist()}
-
-    def save(self, directory: Path, config, fingerprint) -> None:
-        directory.mkdir(parents=True, exist_ok=True)
-        payload = {"key": self._key(config, fingerprint), "W": self.W.cpu(), "b": self.b.cpu(),
-                   "coefs": [(c.data, c.indices, c.indptr, c.shape) for c in self.coefs],
-                   "intercepts": self.intercepts, "rows": self.rows, "done": self.done, "lr": self.lr,
-                   "saga": None if self.saga is None else {k: v.cpu() for k, v in vars(self.saga).items()}}
-        tmp = directory / (CHECKPOINT + ".tmp")
-        torch.save(payload, tmp)
-        os.replace(tmp, directory / CHECKPOINT)
-
-    def resume(self, directory: Path, config, fingerprint) -> bool:
-        """Load the checkpoint in ``directory`` if there is one; True when it was loaded."""
-        path = directory / CHECKPOINT
-        if not path.exists():
-            return False
-        payload = torch.load(path, weights_only=False, map_location="cpu")
-        if payload["key"] != self._key(config, fingerprint):
-            raise ValueError(f"{path} was written for other data or another configuration; "
-                             "remove it or use another output folder")
-        self.W = payload["W"].to(self.W.device)
-        self.b = payload["b"].to(self.b.device)
-        self.coefs = [sp.csr_matrix((d, i, p), shape=s) for d, i, p, s in payload["coefs"]]
-        self.intercepts, self.rows, self.done = payload["intercepts"], payload["rows"], payload["done"]
-        self.lr = payload["lr"]
-        if self.saga is not None:
-            for name, value in payload["saga"].items():
-                target = getattr(self.saga, name)
-                setattr(self.saga, name, value.to(target.device))
-        log.info("resuming the path from %s at alpha %d of %d", path, self.done + 1, len(self.grid))
-        return True
