@@ -32,11 +32,23 @@
 # CPU smoke test of the ImageNet check:
 #   CHECK=imagenet DEVICE=cpu N=6000 D=64 K=50 N_ALPHAS=5 EPS=0.1 ROWS21K=20000 bash benchmarks/gpu_check.sh
 #
+# CHECK=distributed (issue 14) runs benchmarks/distributed_path.py --device cuda: the path on one GPU
+# against all GPUs of the node (torchrun, NCCL, rank r on cuda:r), N x D x K features (default 1,281,167
+# x 2048 x 10 would be 10.5 GB: the default here is N=500000 D=2048 K=10, 20 alphas to 0.05 alpha_max),
+# with all-reduces per alpha and the objective difference between the layouts. Not yet run on a GPU.
+#
 # Usage, from anywhere:   bash benchmarks/gpu_check.sh
 
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 export PYTHONPATH="$PWD${PYTHONPATH:+:$PYTHONPATH}"
+
+if [[ "${CHECK:-imagenet}" == distributed ]]; then
+    gpus=$(nvidia-smi -L | wc -l)
+    exec timeout --signal=INT "${TIMEOUT:-295}" python3 benchmarks/distributed_path.py --device cuda \
+        --n "${N:-500000}" --d "${D:-2048}" --k "${K:-10}" --n-alphas "${N_ALPHAS:-20}" --eps "${EPS:-0.05}" \
+        --layouts 1x8 "${gpus}x8" --out "${OUT:-/tmp/distributed_path_gpu.md}"
+fi
 
 if [[ "${CHECK:-imagenet}" == imagenet ]]; then
     if [[ "${DEVICE:-cuda}" == cuda* ]] && command -v nvidia-smi >/dev/null 2>&1; then

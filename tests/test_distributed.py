@@ -106,3 +106,14 @@ def test_collectives_across_two_processes_with_gloo(tmp_path):
         assert o["gather"] == [{"rank": 0}, {"rank": 1}] and o["from0"] == "computed by 0"
     assert out[0]["error"] == "rank 1: bad row 7" and out[1]["error"] == "bad row 7"
     assert out[0]["order"] == 0 and out[1]["order"] == 1     # rank 0 first, then the others
+
+
+def test_fit_path_distributed_needs_a_process_group():
+    """``distributed=True`` outside torchrun is a one-line error, not a silent one-process fit."""
+    import numpy as np
+
+    from studykit.solver import fit_path
+
+    X, y = np.random.default_rng(0).normal(size=(20, 3)), np.arange(20) % 2
+    with pytest.raises(ValueError, match="process group with more than one rank"):
+        fit_path(X, y, n_alphas=2, distributed=True)

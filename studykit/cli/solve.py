@@ -74,9 +74,14 @@ def path_command(features_dir: Path, out: Path, family: str, l1_ratio: float, n_
     """Fit a regularization path on the features of the feature store STORE.
 
     An interrupted fit resumes from --out/checkpoint when run again with the same options.
+    Under torchrun (--nproc-per-node N, --nnodes M) each process reads its block of the training
+    rows on its own device (cuda:LOCAL_RANK) and every solver iteration all-reduces the gradient;
+    rank 0 writes the checkpoints and the path (owlqn, fista).
     """
     from studykit.features import FeatureStore
     from studykit.solver import PathConfig, fit_store
+
+    from .distributed import torchrun_session
 
     with user_errors():
         config = PathConfig(family=family, l1_ratio=l1_ratio, n_alphas=n_alphas, eps=eps, method=method,
@@ -89,10 +94,14 @@ def path_command(features_dir: Path, out: Path, family: str, l1_ratio: float, n_
             raise click.ClickException(f"{out / 'path.npz'} already exists (a complete path); "
                                        "pass --overwrite to replace it or choose another --out")
         store = FeatureStore.open(features_dir)
-        result = fit_store(store, config, val_fraction=val_fraction, device=torch_device(device),
-                           table_device=table_device and torch_device(table_device),
-                           checkpoint_dir=out / CHECKPOINT_DIR, progress=True)
-        result.save(out)
+        with torchrun_session(torch_device(device)) as (device, talks):
+            result = fit_store(store, config, val_fraction=val_fraction, device=device,
+                               table_device=table_device and torch_device(table_device),
+                               checkpoint_dir=out / CHECKPOINT_DIR, progress=True)
+            if talks:
+                result.save(out)
+    if not talks:
+        return
     shutil.rmtree(out / CHECKPOINT_DIR, ignore_errors=True)
     if replacing:
         _remove_stale(out)

@@ -29,13 +29,11 @@ from __future__ import annotations
 import hashlib
 import logging
 import math
-import os
 import time
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
-import scipy.sparse as sp
 import torch
 
 from studykit import distributed as dist
@@ -44,20 +42,20 @@ from studykit._progress import progress_bar
 
 from .config import PathConfig
 from .datafits import SIGMOID_FAMILIES, get_datafit
+from .compressed import compressed_problem, worth_it
 from .design import Design, as_index
 from .gramcd import gram_statistics, solve_gram_cd
 from .multilabel import mean_average_precision, null_intercept, sigmoid_targets
 from .penalties import penalty_functions
-from .workingset import SolveInfo, full_gradient, max_violation, solve_working_set
+from .pathstate import PathState
 from .results import METRIC_COLUMNS, PathResult
 from .saga import SagaState, default_step, solve_saga
+from .warmstart import extrapolate
+from .workingset import SolveInfo, full_gradient, max_violation, solve_working_set
 
 log = logging.getLogger(__name__)
 
-CHECKPOINT = "checkpoint.pt"
-#: Warm starts of the working-set solvers extrapolated along the path (:func:`_extrapolate`;
-#: issue 12: about a quarter fewer full gradients per alpha on the default grid at k=200).
-EXTRAPOLATE = True
+EXTRAPOLATE = True  #: owlqn/fista warm starts extrapolated along the path (:mod:`.warmstart`, issue 12)
 
 
 def fit_path(X, y, config: PathConfig | None = None, *, X_val=None, y_val=None, X_test=None, y_test=None,
@@ -315,7 +313,7 @@ def _run(problem, config: PathConfig, classes, checkpoint_dir, progress, callbac
         grid = np.append(grid, 0.0)
     if grad_scale == 0:
         grad_scale = 1.0  # y is constant: every coefficient is zero at every alpha
-    state = _State.start(problem, config, b0, grid, null_objective)
+    state = PathState.start(problem, config, b0, grid, null_objective)
     if checkpoint_dir is not None and state.resume(checkpoint_dir, config, problem.fingerprint):
         grad = None  # recomputed at the checkpointed point
     method = config.solver
@@ -324,6 +322,9 @@ def _run(problem, config: PathConfig, classes, checkpoint_dir, progress, callbac
         state.lr = config.lr or default_step(problem.train, problem.datafit, config.batch_size)
         log.info("SAGA step size %.3g", state.lr)
     gram = gram_statistics(problem.train, problem.Y) if method == "cd" else None
+    compressed = compressed_problem(problem.train, problem.Y) \
+        if method in ("owlqn", "fista") and problem.datafit.name == "gaussian" and \
+        worth_it(problem.train.n_total, problem.train.n_features, problem.k, len(grid) - state.done) else None
     writes = dist.is_rank0() or not problem.train.sharded  # across ranks, rank 0 saves and reports
     bar = progress_bar(total=len(grid), initial=state.done, desc="alphas", unit="alpha",
                        disable=not (progress and writes))
@@ -333,7 +334,8 @@ def _run(problem, config: PathConfig, classes, checkpoint_dir, progress, callbac
         if alpha >= alpha_max * (1 - 1e-12) and not bool((state.W != 0).any()):
             info = None  # W = 0 is the exact solution (eq. 5): nothing to iterate
         else:
-            grad, info = _solve_alpha(problem, config, state, i, alpha, grad, grad_scale, lipschitz, gram)
+            grad, info = _solve_alpha(problem, config, state, i, alpha, grad, grad_scale, lipschitz, gram,
+                                      compressed)
         if grad is None:
             grad = full_gradient(problem.train, problem.Y, problem.datafit, state.W, state.b)
         state.record(i, alpha, _metrics(problem, state, alpha, config, info, grad_scale, grad),
@@ -352,26 +354,38 @@ def _run(problem, config: PathConfig, classes, checkpoint_dir, progress, callbac
     info = {"alpha_max": alpha_max, "n_samples": problem.train.n_total,
             "n_features": problem.train.n_features, "n_classes": problem.k, "device": str(problem.device),
             "lipschitz": lipschitz, "lr": state.lr, "solver_method": method,
-            "world_size": dist.world_size() if problem.train.sharded else 1}
+            "world_size": dist.world_size() if problem.train.sharded else 1,
+            "compressed_rows": compressed[0].n_samples if compressed is not None else None}
     return PathResult(np.asarray(grid[:state.done], dtype=np.float64), state.coefs, np.stack(state.intercepts),
                       problem.train.mean.double().cpu().numpy(), problem.train.scale.double().cpu().numpy(),
                       pd.DataFrame(state.rows, columns=list(METRIC_COLUMNS)), config,
                       tuple(str(c) for c in classes) if classes is not None else None, info)
 
 
-def _solve_alpha(problem, config, state, i, alpha, grad, grad_scale, lipschitz, gram):
+def _solve_alpha(problem, config, state, i, alpha, grad, grad_scale, lipschitz, gram, compressed=None):
     """Solve alpha ``i`` from the state's warm start with the configured method; returns the
-    :class:`Gradient` at the solution when the method has it (else None) and the solve info."""
+    :class:`Gradient` at the solution when the method has it (else None) and the solve info.
+    ``compressed``: the gaussian problem on ``d + 1`` rows (:mod:`.compressed`), solved first; the
+    real rows then certify (and, if rounding left anything, finish) the solution."""
     method = config.solver
     if method in ("owlqn", "fista"):
-        passes = 0
-        if EXTRAPOLATE:
-            grad, passes = _extrapolate(problem, config, state, alpha, grad)
-        state.W, state.b, grad, info = solve_working_set(
-            problem.train, problem.Y, problem.datafit, state.W, state.b, alpha, config.l1_ratio,
-            grad=grad, grad_scale=grad_scale, tol=config.tolerance, max_epochs=config.max_epochs - passes,
-            lipschitz_full=lipschitz, inner=method, precision=config.matmul_precision, grouped=config.grouped)
+        def solve(design, Y, W, b, grad, max_epochs=config.max_epochs):
+            return solve_working_set(
+                design, Y, problem.datafit, W, b, alpha, config.l1_ratio, grad=grad, grad_scale=grad_scale,
+                tol=config.tolerance, max_epochs=max_epochs, lipschitz_full=lipschitz, inner=method,
+                precision=config.matmul_precision, grouped=config.grouped)
+
+        W, b, first, passes = state.W, state.b, None, 0
+        if compressed is not None:
+            W, b, _, first = solve(*compressed, W, b, None)
+            grad = None
+        elif EXTRAPOLATE:  # issue 12: may move state.W, state.b to the extrapolated point
+            grad, passes = extrapolate(problem, config, state, alpha, grad)
+            W, b = state.W, state.b
+        state.W, state.b, grad, info = solve(problem.train, problem.Y, W, b, grad, config.max_epochs - passes)
         info.epochs += passes
+        if first is not None:  # epochs count passes over the real rows: the compressed ones are m/n of one
+            info.epochs += 1 + math.ceil(first.epochs * compressed[0].n_samples / problem.train.n_total)
         return grad, info
     if method == "cd":
         S, C, Ybar = gram
@@ -381,36 +395,6 @@ def _solve_alpha(problem, config, state, i, alpha, grad, grad_scale, lipschitz, 
         state.b = torch.as_tensor(Ybar, dtype=problem.dtype, device=problem.device)
         return None, SolveInfo(sweeps, converged, int((W != 0).any(0).sum()))
     return None, _solve_saga(problem, config, state, i, alpha, grad_scale)
-
-
-def _extrapolate(problem, config, state, alpha, grad):
-    """The warm start for ``alpha``, extrapolated along the path (issue 12): with ``W1, W0`` the
-    last two solutions, ``W1 + r (W1 - W0)`` (``r`` the ratio of the steps in log alpha), keeping
-    only the coefficients that are non-zero in ``W1`` and keep their sign; the intercept alike.
-    It replaces the plain warm start ``W1`` when its objective at ``alpha`` is lower. Returns the
-    :class:`Gradient` at the chosen point and the passes over the data it cost (one full gradient,
-    or none when there is nothing to extrapolate). Deterministic in the recorded path, so a
-    resumed path extrapolates exactly as an uninterrupted one."""
-    if len(state.rows) < 2 or not bool((state.W != 0).any()) or alpha <= 0:
-        return grad, 0
-    a1, a0 = state.rows[-1]["alpha"], state.rows[-2]["alpha"]
-    if not 0 < a1 < a0:
-        return grad, 0
-    train, Y, datafit = problem.train, problem.Y, problem.datafit
-    if grad is None:  # resumed from a checkpoint
-        grad = full_gradient(train, Y, datafit, state.W, state.b)
-    r = math.log(a1 / alpha) / math.log(a0 / a1)
-    W0 = torch.as_tensor(state.coefs[-2].toarray(), dtype=state.W.dtype, device=state.W.device)
-    b0 = torch.as_tensor(state.intercepts[-2], dtype=state.b.dtype, device=state.b.device)
-    W = state.W + r * (state.W - W0)
-    W = torch.where((state.W != 0) & (torch.sign(W) == torch.sign(state.W)), W, torch.zeros_like(W))
-    b = state.b + r * (state.b - b0)
-    penalty = penalty_functions(config.grouped)[0]
-    trial = full_gradient(train, Y, datafit, W, b)  # reduced loss: the same choice on every rank
-    if trial.loss + penalty(W, alpha, config.l1_ratio) < grad.loss + penalty(state.W, alpha, config.l1_ratio):
-        state.W, state.b = W, b
-        return trial, 1
-    return grad, 1
 
 
 def _solve_saga(problem, config, state, i, alpha, grad_scale):
@@ -466,61 +450,3 @@ def _accuracy(datafit, Z, Y, design=None) -> float:
     if correct is None:
         return math.nan
     return float(correct) / len(Z) if design is None else design.total(correct) / design.n_total
-
-
-class _State:
-    """The path so far (coefficients, intercepts, metric rows) and the solver state."""
-
-    @classmethod
-    def start(cls, problem, config, b0, grid, null_objective):
-        self = cls()
-        self.null_objective = null_objective  # F(0, b0): no alpha's optimum is above it
-        self.W = torch.zeros(problem.k, problem.train.n_features, dtype=problem.dtype, device=problem.device)
-        self.b = b0.clone()
-        self.saga = SagaState.zeros(problem.train.n_samples, problem.k, problem.train.n_features,
-                                    device=problem.device, table_device=problem.table_device, dtype=problem.dtype) \
-            if config.solver == "saga" else None
-        self.coefs, self.intercepts, self.rows, self.done = [], [], [], 0
-        self.lr = None  # SAGA step in force (halved after a divergence)
-        self.grid = np.asarray(grid, dtype=np.float64)
-        return self
-
-    def record(self, i, alpha, row, seconds):
-        self.coefs.append(sp.csr_matrix(self.W.double().cpu().numpy()))
-        self.intercepts.append(self.b.double().cpu().numpy())
-        self.rows.append({**row, "index": i, "alpha": alpha, "seconds": seconds})
-        self.done = i + 1
-
-    def _key(self, config, fingerprint):
-        return {"config": config.to_dict(), "fingerprint": fingerprint, "grid": self.grid.tolist()}
-
-    def save(self, directory: Path, config, fingerprint) -> None:
-        directory.mkdir(parents=True, exist_ok=True)
-        payload = {"key": self._key(config, fingerprint), "W": self.W.cpu(), "b": self.b.cpu(),
-                   "coefs": [(c.data, c.indices, c.indptr, c.shape) for c in self.coefs],
-                   "intercepts": self.intercepts, "rows": self.rows, "done": self.done, "lr": self.lr,
-                   "saga": None if self.saga is None else {k: v.cpu() for k, v in vars(self.saga).items()}}
-        tmp = directory / (CHECKPOINT + ".tmp")
-        torch.save(payload, tmp)
-        os.replace(tmp, directory / CHECKPOINT)
-
-    def resume(self, directory: Path, config, fingerprint) -> bool:
-        """Load the checkpoint in ``directory`` if there is one; True when it was loaded."""
-        path = directory / CHECKPOINT
-        if not path.exists():
-            return False
-        payload = torch.load(path, weights_only=False, map_location="cpu")
-        if payload["key"] != self._key(config, fingerprint):
-            raise ValueError(f"{path} was written for other data or another configuration; "
-                             "remove it or use another output folder")
-        self.W = payload["W"].to(self.W.device)
-        self.b = payload["b"].to(self.b.device)
-        self.coefs = [sp.csr_matrix((d, i, p), shape=s) for d, i, p, s in payload["coefs"]]
-        self.intercepts, self.rows, self.done = payload["intercepts"], payload["rows"], payload["done"]
-        self.lr = payload["lr"]
-        if self.saga is not None:
-            for name, value in payload["saga"].items():
-                target = getattr(self.saga, name)
-                setattr(self.saga, name, value.to(target.device))
-        log.info("resuming the path from %s at alpha %d of %d", path, self.done + 1, len(self.grid))
-        return True

@@ -116,7 +116,7 @@ def test_large_k_path_resumes_exactly_with_extrapolated_warm_starts(tmp_path, pa
         fit_path(*many_classes, CONFIG, checkpoint_dir=tmp_path)
     monkeypatch.setattr(path_module, "_metrics", real)
     extrapolated = []
-    real_extrapolate = path_module._extrapolate
+    real_extrapolate = path_module.extrapolate
 
     def spy(problem, config, state, alpha, grad):
         before = state.W
@@ -124,7 +124,7 @@ def test_large_k_path_resumes_exactly_with_extrapolated_warm_starts(tmp_path, pa
         extrapolated.append(state.W is not before)
         return out
 
-    monkeypatch.setattr(path_module, "_extrapolate", spy)
+    monkeypatch.setattr(path_module, "extrapolate", spy)
     resumed = fit_path(*many_classes, CONFIG, checkpoint_dir=tmp_path)
     assert extrapolated and extrapolated[0], "the first alpha after the resume did not use the extrapolation"
     np.testing.assert_array_equal(resumed.intercepts, full.intercepts)
