@@ -33,12 +33,7 @@ import numpy as np
 ROOT = Path(__file__).resolve().parent
 sys.path.insert(0, str(ROOT))
 
-
-def _rss_anon_mb() -> float:
-    for line in Path("/proc/self/status").read_text().splitlines():
-        if line.startswith("RssAnon:"):
-            return int(line.split()[1]) / 1024
-    return float("nan")
+from distributed import _rss_anon_mb, _scratch, _torch_version  # noqa: E402  (benchmarks/distributed.py)
 
 
 def driver(data: Path, n_alphas: int, eps: float, tol: float, device: str, out: Path) -> None:
@@ -133,12 +128,6 @@ def render(rows: list[dict], args, n_alphas_fitted: int) -> str:
     return "\n".join(lines) + "\n"
 
 
-def _torch_version() -> str:
-    import torch
-
-    return torch.__version__
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--n", type=int, default=50000)
@@ -157,9 +146,7 @@ def main() -> None:
         return driver(args.data, args.n_alphas, args.eps, args.tol, args.device, args.out)
     from solver import make_deep_features
 
-    scratch = ROOT.parent / ".bench-tmp"
-    scratch.mkdir(exist_ok=True)
-    with tempfile.TemporaryDirectory(dir=scratch) as tmp:
+    with tempfile.TemporaryDirectory(dir=_scratch()) as tmp:
         data = Path(tmp) / "data"
         data.mkdir()
         X, y, _ = make_deep_features(args.n, args.d, args.k, seed=0)
