@@ -76,7 +76,7 @@ def path_command(features_dir: Path, out: Path, family: str, l1_ratio: float, n_
     An interrupted fit resumes from --out/checkpoint when run again with the same options.
     Under torchrun (--nproc-per-node N, --nnodes M) each process reads its block of the training
     rows on its own device (cuda:LOCAL_RANK) and every solver iteration all-reduces the gradient;
-    rank 0 writes the checkpoints and the path (owlqn, fista).
+    rank 0 writes the checkpoints and the path (owlqn, fista; --method saga runs in one process).
     """
     from studykit.features import FeatureStore
     from studykit.solver import PathConfig, fit_store
