@@ -18,6 +18,7 @@ Importing this module loads neither torch nor ``torch.distributed``.
 from __future__ import annotations
 
 import contextlib
+import gc
 import os
 import sys
 from dataclasses import dataclass
@@ -225,3 +226,4 @@ def process_group(device="cpu", env: LaunchEnv | None = None, timeout_s: float =
         dist.barrier()
     finally:
         dist.destroy_process_group()
+        gc.collect()  # a group kept alive only by a reference cycle joins its threads now, not at exit
