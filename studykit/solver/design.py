@@ -141,7 +141,8 @@ class Design:
         d = X.shape[1]
         zeros = torch.zeros(d, device=device, dtype=dtype)
         design = cls(X, rows, device, dtype, data, zeros, torch.ones_like(zeros), chunk_rows, sharded=sharded)
-        design.total_rows = int(design.reduce(torch.tensor([n], dtype=torch.int64, device=device)).item())
+        if sharded:  # rows of all ranks: the n of every mean
+            design.total_rows = int(design.reduce(torch.tensor([n], dtype=torch.int64, device=device)).item())
         if stats is not None:  # (mean, scale, inv_scale) of the training design
             design.mean, design.scale, design.inv_scale = (torch.as_tensor(s, device=device, dtype=dtype)
                                                            for s in stats)

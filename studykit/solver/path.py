@@ -40,9 +40,9 @@ from studykit import distributed as dist
 from studykit._device import resolve_device
 from studykit._progress import progress_bar
 
+from .compressed import compressed_problem, worth_it
 from .config import PathConfig
 from .datafits import SIGMOID_FAMILIES, get_datafit
-from .compressed import compressed_problem, worth_it
 from .design import Design, as_index
 from .gramcd import gram_statistics, solve_gram_cd
 from .multilabel import mean_average_precision, null_intercept, sigmoid_targets
@@ -125,10 +125,12 @@ def fit_path(X, y, config: PathConfig | None = None, *, X_val=None, y_val=None, 
         train_rows, val_rows = split_rows(_n_rows(X, "X"), val_fraction, seed)
         X_val, y_val = X, y
     shard = _shard(distributed, config)
-    problem = dist.collective(lambda: _Problem.build(config, X, y, train_rows, X_val, y_val, val_rows, X_test,
-                                                     y_test, n_classes, device, table_device, preload, shard)) \
-        if shard else _Problem.build(config, X, y, train_rows, X_val, y_val, val_rows, X_test, y_test,
-                                     n_classes, device, table_device, preload, None)
+
+    def build():
+        return _Problem.build(config, X, y, train_rows, X_val, y_val, val_rows, X_test, y_test, n_classes, device,
+                              table_device, preload, shard)
+
+    problem = dist.collective(build) if shard else build()  # across ranks: an error on one is raised on all
     if config.family == "binomial" and classes is not None and len(classes) == 2:
         classes = tuple(classes)[1:]  # issue 19: the one output is the logit of class 1
     return _run(problem, config, classes, Path(checkpoint_dir) if checkpoint_dir else None, progress, callback)
