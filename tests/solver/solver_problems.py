@@ -39,3 +39,26 @@ def datafit_loss(family, Xs, Y, W, b):
         return 0.5 * ((Z - Y) ** 2).sum(1).mean()
     Z = Z - Z.max(1, keepdims=True)
     return (np.log(np.exp(Z).sum(1)) - Z[np.arange(len(Y)), Y]).mean()
+
+
+def interrupt_path(monkeypatch, fit, at):
+    """Run ``fit()`` (a ``fit_path`` call with a ``checkpoint_dir``) killed by a KeyboardInterrupt
+    when the metrics of its ``at``-th alpha are computed, i.e. after ``at - 1`` alphas were
+    checkpointed. Returns the number of metric computations the killed run reached."""
+    import pytest
+
+    import studykit.solver.path as path_module
+
+    real, calls = path_module._metrics, {"n": 0}
+
+    def crash(*args, **kw):
+        calls["n"] += 1
+        if calls["n"] == at:
+            raise KeyboardInterrupt("killed")
+        return real(*args, **kw)
+
+    with monkeypatch.context() as patch:
+        patch.setattr(path_module, "_metrics", crash)
+        with pytest.raises(KeyboardInterrupt):
+            fit()
+    return calls["n"]

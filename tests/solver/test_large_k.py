@@ -11,6 +11,8 @@ from studykit.solver import PathConfig, PathResult, fit_path
 from studykit.solver import owlqn as owlqn_module
 from studykit.solver import path as path_module
 
+from solver_problems import interrupt_path
+
 K = 200
 
 
@@ -104,19 +106,7 @@ def test_large_k_path_resumes_exactly_with_extrapolated_warm_starts(tmp_path, pa
     """Killed after 4 alphas, the resumed path extrapolates its next warm start from the checkpointed
     solutions exactly as the uninterrupted one did: bit-identical layers and epochs."""
     full = paths["float32"]
-    calls = {"n": 0}
-    real = path_module._metrics
-
-    def crash_on_fifth(*args, **kw):
-        calls["n"] += 1
-        if calls["n"] == 5:
-            raise KeyboardInterrupt("killed")
-        return real(*args, **kw)
-
-    monkeypatch.setattr(path_module, "_metrics", crash_on_fifth)
-    with pytest.raises(KeyboardInterrupt):
-        fit_path(*many_classes, CONFIG, checkpoint_dir=tmp_path)
-    monkeypatch.setattr(path_module, "_metrics", real)
+    interrupt_path(monkeypatch, lambda: fit_path(*many_classes, CONFIG, checkpoint_dir=tmp_path), at=5)
     extrapolated = []
     real_extrapolate = path_module.extrapolate
 

@@ -4,10 +4,9 @@ import numpy as np
 import pytest
 import torch
 
-import studykit.solver.path as path_module
 from studykit.solver import fit_path, split_rows
 
-from solver_problems import make_classification, make_regression, standardize
+from solver_problems import interrupt_path, make_classification, make_regression, standardize
 
 DEVICES = ["cpu", pytest.param("cuda", marks=pytest.mark.skipif(not torch.cuda.is_available(), reason="no CUDA"))]
 
@@ -84,20 +83,9 @@ def test_resume_after_a_crash_equals_an_uninterrupted_run(tmp_path, clf_data, mo
     kwargs = dict(n_alphas=6, eps=1e-2, method=method, seed=2, max_epochs=40, dtype="float64")
     full = fit_path(X, y, **kwargs)
 
-    real_metrics, calls = path_module._metrics, {"n": 0}
-
-    def crash_on_fourth(*args, **kw):
-        calls["n"] += 1
-        if calls["n"] == 4:
-            raise KeyboardInterrupt("killed")
-        return real_metrics(*args, **kw)
-
-    monkeypatch.setattr(path_module, "_metrics", crash_on_fourth)
-    with pytest.raises(KeyboardInterrupt):
-        fit_path(X, y, checkpoint_dir=tmp_path, **kwargs)
-    monkeypatch.setattr(path_module, "_metrics", real_metrics)
+    calls = interrupt_path(monkeypatch, lambda: fit_path(X, y, checkpoint_dir=tmp_path, **kwargs), at=4)
     resumed = fit_path(X, y, checkpoint_dir=tmp_path, **kwargs)
-    assert calls["n"] == 4
+    assert calls == 4
     np.testing.assert_array_equal(resumed.intercepts, full.intercepts)
     for cr, cf in zip(resumed.coefs, full.coefs):
         np.testing.assert_array_equal(cr.toarray(), cf.toarray())
