@@ -46,7 +46,7 @@ def _pseudo_gradient(W, G, l1):
 
 
 def owlqn(D: Design, Y, datafit, W, b, Z, alpha, l1_ratio, *, L, target, max_iter, memory=None,
-          align_all=None):
+          align_all=None, pairs=None):
     """Solve on design ``D`` from ``(W, b)`` with predictions ``Z``; ``L`` scales the first step.
 
     ``align_all`` (default :data:`ALIGN_ALL`): align every coordinate of the direction with the
@@ -72,7 +72,7 @@ def owlqn(D: Design, Y, datafit, W, b, Z, alpha, l1_ratio, *, L, target, max_ite
     F = f + l1 * float(W.double().abs().sum())
     # objective values carry the rounding of Z (float32 GEMMs): accept steps within that noise
     slack = 10 * torch.finfo(W.dtype).eps * max(1.0, abs(F))
-    pairs = []
+    pairs = [] if pairs is None else pairs  # a list passed in is used and updated in place
     it = 0
     for it in range(1, max_iter + 1):
         pg = _pseudo_gradient(W, G, l1)
@@ -112,6 +112,27 @@ def owlqn(D: Design, Y, datafit, W, b, Z, alpha, l1_ratio, *, L, target, max_ite
                 pairs.pop(0)
         W, b, Z, F, G, gb = Wn, bn, Zn, Fn, Gn, gbn
     return W, b, Z, it, False
+
+
+def remap_pairs(pairs, old_cols, new_cols, n_features):
+    """Curvature pairs of a working set ``old_cols`` re-expressed on ``new_cols`` (issue 12): a
+    column that joins has ``s = y = 0`` (it was held at zero, as :data:`FREE_PAIRS` records it), a
+    column that leaves is dropped; pairs whose ``s.y`` is no longer positive are discarded."""
+    pos = torch.full((n_features,), -1, dtype=torch.long, device=new_cols.device)
+    pos[new_cols] = torch.arange(len(new_cols), device=new_cols.device)
+    where = pos[old_cols]
+    keep = where >= 0
+    src, dst = keep.nonzero().squeeze(1), where[keep]
+    out = []
+    for s, sb, y, yb, _ in pairs:
+        s2 = s.new_zeros(s.shape[0], len(new_cols))
+        y2 = y.new_zeros(y.shape[0], len(new_cols))
+        s2[:, dst] = s[:, src]
+        y2[:, dst] = y[:, src]
+        sy = float((s2 * y2).sum() + (sb * yb).sum())
+        if sy > 1e-10 * float(s2.pow(2).sum() + sb.pow(2).sum()):
+            out.append((s2, sb, y2, yb, sy))
+    return out
 
 
 def _two_loop(qW, qb, pairs, gamma0):

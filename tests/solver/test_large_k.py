@@ -10,6 +10,7 @@ import pytest
 from studykit.solver import PathConfig, PathResult, fit_path
 from studykit.solver import owlqn as owlqn_module
 from studykit.solver import path as path_module
+from studykit.solver import workingset as workingset_module
 
 from solver_problems import interrupt_path
 
@@ -34,11 +35,13 @@ CONFIG = PathConfig(n_alphas=6, eps=0.05)
 def previous_default(monkeypatch):
     """The owlqn default before issue 12: every direction coordinate aligned with the
     pseudo-gradient's orthant, curvature pairs on every coordinate, 10 L-BFGS pairs, plain warm
-    starts."""
+    starts, working sets that double after a failed round, no pairs carried between rounds."""
     monkeypatch.setattr(owlqn_module, "ALIGN_ALL", True)
     monkeypatch.setattr(owlqn_module, "FREE_PAIRS", False)
     monkeypatch.setattr(owlqn_module, "MEMORY", 10)
     monkeypatch.setattr(path_module, "EXTRAPOLATE", False)
+    monkeypatch.setattr(workingset_module, "GROW_BY_VIOLATORS", False)
+    monkeypatch.setattr(workingset_module, "CARRY_PAIRS", False)
 
 
 @pytest.fixture(scope="module")
