@@ -16,6 +16,7 @@ import numpy as np
 import scipy.sparse as sp
 import torch
 
+from .owlqn import Curvature
 from .saga import SagaState
 
 log = logging.getLogger(__name__)
@@ -37,6 +38,7 @@ class PathState:
             if config.solver == "saga" else None
         self.coefs, self.intercepts, self.rows, self.done = [], [], [], 0
         self.lr = None  # SAGA step in force (halved after a divergence)
+        self.curvature = Curvature()  # owlqn's curvature pairs, carried from alpha to alpha (issue 12)
         self.grid = np.asarray(grid, dtype=np.float64)
         return self
 
@@ -54,7 +56,8 @@ class PathState:
         payload = {"key": self._key(config, fingerprint), "W": self.W.cpu(), "b": self.b.cpu(),
                    "coefs": [(c.data, c.indices, c.indptr, c.shape) for c in self.coefs],
                    "intercepts": self.intercepts, "rows": self.rows, "done": self.done, "lr": self.lr,
-                   "saga": None if self.saga is None else {k: v.cpu() for k, v in vars(self.saga).items()}}
+                   "saga": None if self.saga is None else {k: v.cpu() for k, v in vars(self.saga).items()},
+                   "curvature": self.curvature.state_dict()}
         tmp = directory / (CHECKPOINT + ".tmp")
         torch.save(payload, tmp)
         os.replace(tmp, directory / CHECKPOINT)
@@ -73,6 +76,7 @@ class PathState:
         self.coefs = [sp.csr_matrix((d, i, p), shape=s) for d, i, p, s in payload["coefs"]]
         self.intercepts, self.rows, self.done = payload["intercepts"], payload["rows"], payload["done"]
         self.lr = payload["lr"]
+        self.curvature = Curvature.from_state_dict(payload.get("curvature"), self.W.device)
         if self.saga is not None:
             for name, value in payload["saga"].items():
                 target = getattr(self.saga, name)

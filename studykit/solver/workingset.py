@@ -27,7 +27,7 @@ import torch
 
 from .design import Design
 from .fista import fista
-from .owlqn import owlqn, remap_pairs
+from .owlqn import Curvature, owlqn
 from .penalties import group_kkt_violation, kkt_violation
 
 log = logging.getLogger(__name__)
@@ -41,9 +41,8 @@ LOW_PRECISION_FLOOR = {"tf32": 1e-3, "bf16": 1e-2}
 #: Working sets grow by the violating columns, and double only from this round on (:func:`working_set`).
 GROW_BY_VIOLATORS = True
 DOUBLE_AFTER = 3
-#: OWL-QN's curvature pairs carry over from one working-set round to the next within an alpha
-#: (re-expressed on the new columns, :func:`.owlqn.remap_pairs`); never across alphas, so a resumed
-#: path repeats an uninterrupted one exactly.
+#: OWL-QN's curvature pairs carry over from one working-set round to the next and, when the path
+#: passes a :class:`.owlqn.Curvature`, from one alpha to the next.
 CARRY_PAIRS = True
 
 
@@ -127,13 +126,16 @@ def working_set(per_feature, support, target: float, *, previous: int = 0, round
 def solve_working_set(design: Design, Y, datafit, W, b, alpha: float, l1_ratio: float, *,
                       grad: Gradient | None, grad_scale: float, tol: float, max_epochs: int,
                       lipschitz_full: float, inner: str = "owlqn", min_working_set: int = 32,
-                      precision: str = "highest", grouped: bool = False) -> tuple:
+                      precision: str = "highest", grouped: bool = False,
+                      curvature: Curvature | None = None) -> tuple:
     """Solve one ``alpha`` from the warm start ``(W, b)`` (``grad``: its :class:`Gradient`, or
     None to compute it); returns ``W, b, grad, info`` with ``grad`` at the solution.
 
     ``precision`` (``"tf32"``/``"bf16"``) applies to the inner solver's GEMMs only: the full
     gradient, hence the KKT certificate and the reported objective, is computed at ``design``'s
-    own (exact) precision, and the last inner rounds run exact (``LOW_PRECISION_*``)."""
+    own (exact) precision, and the last inner rounds run exact (``LOW_PRECISION_*``).
+    ``curvature``: OWL-QN's pairs from the last alpha, used and updated in place (the path keeps
+    one :class:`.owlqn.Curvature` from alpha to alpha); None keeps them within this alpha."""
     target = tol * grad_scale
     d = design.n_features
     if grad is None:
@@ -143,7 +145,10 @@ def solve_working_set(design: Design, Y, datafit, W, b, alpha: float, l1_ratio: 
     n_ws = 0
     extra = {"grouped": True} if grouped else {}  # issue 19: only fista has a group prox
     inner_target = 0.5 * target
-    rounds, pairs, prev_cols = 0, [], None
+    rounds = 0
+    if curvature is None or not CARRY_PAIRS:
+        curvature = Curvature()  # this alpha's rounds only
+    l2 = alpha * (1.0 - l1_ratio)
     while worst > target and epochs < max_epochs:
         support = (W != 0).any(0)
         n_support = int(support.sum())
@@ -159,13 +164,13 @@ def solve_working_set(design: Design, Y, datafit, W, b, alpha: float, l1_ratio: 
             Z0 = sub.forward(W[:, cols], b)  # one rounding throughout the phase
             if inner == "owlqn":
                 extra = {**extra, "align_all": True}
-        if CARRY_PAIRS and inner == "owlqn" and precision == "highest":
-            pairs = remap_pairs(pairs, prev_cols, cols, d) if pairs else []
-            extra = {**extra, "pairs": pairs}
-            prev_cols = cols
+        carry = CARRY_PAIRS and inner == "owlqn" and precision == "highest"
+        pairs = curvature.on(cols, d, l2) if carry else None
         Wa, b, _, used, stalled = INNER_SOLVERS[inner](
             sub, Y, datafit, W[:, cols], b, Z0, alpha, l1_ratio, L=L * datafit.curvature,
-            target=goal, max_iter=budget, **extra)
+            target=goal, max_iter=budget, **({**extra, "pairs": pairs} if carry else extra))
+        if carry:
+            curvature.keep(pairs, cols, l2)
         W = torch.zeros_like(W)
         W[:, cols] = Wa
         grad = full_gradient(design, Y, datafit, W, b)
