@@ -6,6 +6,7 @@ import json
 
 import numpy as np
 import pytest
+import torch
 
 from studykit.solver import PathConfig, PathResult, fit_path
 from studykit.solver import owlqn as owlqn_module
@@ -127,6 +128,109 @@ def test_large_k_path_resumes_exactly_with_extrapolated_warm_starts(tmp_path, pa
         np.testing.assert_array_equal(a.toarray(), b.toarray())
     cols = ["alpha", "nnz", "train_objective", "epochs"]
     np.testing.assert_array_equal(resumed.metrics[cols].to_numpy(), full.metrics[cols].to_numpy())
+
+
+@pytest.fixture(scope="module")
+def wide():
+    """k=40 classes, n=800 rows, d=240 correlated features of which 24 carry the signal: the path's
+    working sets hold fewer columns than d, so their growth and the carried curvature are used."""
+    rng = np.random.default_rng(5)
+    n, d, k = 800, 240, 40
+    X = rng.normal(size=(n, d)) + 0.8 * rng.normal(size=(n, 1))  # one shared factor
+    W = np.zeros((k, d))
+    W[:, :24] = rng.normal(size=(k, 24)) * (rng.random((k, 24)) < 0.3) * 3.0
+    y = (X @ W.T + rng.gumbel(size=(n, k))).argmax(1)
+    y[:k] = np.arange(k)
+    return X.astype(np.float32), y
+
+
+WIDE = PathConfig(n_alphas=10, eps=0.05)
+
+
+def test_wide_path_is_certified_and_equals_the_previous_default(wide, monkeypatch):
+    X, y = wide
+    spans = []
+    real = workingset_module.working_set
+
+    def spy(per_feature, support, target, **kw):
+        cols = real(per_feature, support, target, **kw)
+        spans.append(len(cols))
+        return cols
+
+    monkeypatch.setattr(workingset_module, "working_set", spy)
+    new = fit_path(X, y, WIDE)
+    assert min(spans) < X.shape[1] and new.metrics["nnz"].iloc[-1] > 40  # working sets were used
+    with pytest.MonkeyPatch.context() as mp:
+        previous_default(mp)
+        mp.setattr(path_module, "CARRY_CURVATURE", False)
+        old = fit_path(X, y, WIDE)
+    for result in (new, old):
+        assert result.metrics["converged"].all()
+        assert (kkt_from_layers(result, X, y) <= 3e-4).all()
+    np.testing.assert_allclose(new.metrics["train_objective"], old.metrics["train_objective"], rtol=1e-4)
+
+
+def test_wide_path_resumes_exactly_with_the_carried_curvature(tmp_path, wide, monkeypatch):
+    """The checkpoint holds OWL-QN's curvature pairs: the resumed path starts its next alpha from
+    the same pairs as the uninterrupted one (bit-identical layers and epochs)."""
+    full = fit_path(*wide, WIDE)
+    interrupt_path(monkeypatch, lambda: fit_path(*wide, WIDE, checkpoint_dir=tmp_path), at=6)
+    saved = torch.load(tmp_path / "checkpoint.pt", weights_only=False)["curvature"]
+    assert saved["pairs"] and saved["pairs"][0][0].is_sparse  # stored, and stored sparse
+    resumed = fit_path(*wide, WIDE, checkpoint_dir=tmp_path)
+    for a, b in zip(resumed.coefs, full.coefs):
+        np.testing.assert_array_equal(a.toarray(), b.toarray())
+    cols = ["alpha", "nnz", "train_objective", "epochs"]
+    np.testing.assert_array_equal(resumed.metrics[cols].to_numpy(), full.metrics[cols].to_numpy())
+
+
+def test_working_set_holds_the_support_and_every_violating_column():
+    g = torch.Generator().manual_seed(0)
+    d, target = 1000, 1.0
+    per_feature = torch.rand(d, generator=g) * 0.9  # below target ...
+    violating = torch.randperm(d, generator=g)[:40]
+    per_feature[violating] = 1.0 + torch.rand(40, generator=g)  # ... except 40 columns
+    support = torch.zeros(d, dtype=torch.bool)
+    support[torch.randperm(d, generator=g)[:300]] = True
+    per_feature[support] = 0.0  # a support column's violation does not decide its membership
+    cols = workingset_module.working_set(per_feature, support, target, previous=500, rounds=1, minimum=32)
+    chosen = torch.zeros(d, dtype=torch.bool)
+    chosen[cols] = True
+    assert bool(chosen[support].all()) and bool(chosen[violating].all())
+    v = int((~support[violating]).sum())
+    assert len(cols) == 300 + max(32, 300 // 4, 2 * v)  # grows by what the check found, not 2 x 500
+    assert torch.equal(cols, torch.sort(cols).values)
+    late = workingset_module.working_set(per_feature, support, target, previous=500, rounds=3, minimum=32)
+    assert len(late) == 1000  # from the third failed round on the size doubles: rounds stay bounded
+
+
+def test_curvature_pairs_move_to_a_new_working_set_and_a_new_l2():
+    """On a quadratic ``f(W) = <W, A W>/2 + l2 |W|^2/2`` a pair measured at ``l2`` and re-expressed at
+    ``l2'`` on another working set equals the pair measured there directly."""
+    from studykit.solver.owlqn import Curvature
+
+    g = torch.Generator().manual_seed(1)
+    k, d = 3, 8
+    A = torch.randn(k * d, k * d, generator=g, dtype=torch.float64)
+    A = A @ A.T
+    grad = lambda W, l2: (A @ W.reshape(-1)).reshape(k, d) + l2 * W  # noqa: E731
+    old_cols, new_cols = torch.tensor([0, 2, 3, 5]), torch.tensor([0, 3, 4, 5, 7])
+    W0 = torch.zeros(k, d, dtype=torch.float64)
+    W1 = W0.clone()
+    W1[:, [0, 3, 5]] = torch.randn(k, 3, generator=g, dtype=torch.float64)  # column 2 stays at zero
+    s_full, yb = W1 - W0, torch.zeros(k, dtype=torch.float64)
+    y_old = (grad(W1, 0.1) - grad(W0, 0.1))[:, old_cols]
+    y_old[:, 1] = 0  # column 2: zero before and after (FREE_PAIRS)
+    curv = Curvature([(s_full[:, old_cols], yb, y_old, yb, float((s_full[:, old_cols] * y_old).sum()))],
+                     old_cols, 0.1)
+    (s2, _, y2, _, sy), = curv.on(new_cols, d, 0.3)
+    y_true = (grad(W1, 0.3) - grad(W0, 0.3))[:, new_cols]
+    y_true[:, [2, 4]] = 0  # columns 4 and 7 joined the working set at zero
+    torch.testing.assert_close(s2, s_full[:, new_cols])
+    torch.testing.assert_close(y2, y_true)
+    assert sy == pytest.approx(float((s2 * y2).sum()))
+    back = Curvature.from_state_dict(curv.state_dict(), "cpu")
+    assert torch.equal(back.pairs[0][2], curv.pairs[0][2]) and back.l2 == 0.1 and torch.equal(back.cols, old_cols)
 
 
 def test_reduced_precision_gemms_keep_the_certificate_and_the_path(clf_data):
