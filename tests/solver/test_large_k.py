@@ -176,7 +176,8 @@ def test_wide_path_resumes_exactly_with_the_carried_curvature(tmp_path, wide, mo
     full = fit_path(*wide, WIDE)
     interrupt_path(monkeypatch, lambda: fit_path(*wide, WIDE, checkpoint_dir=tmp_path), at=6)
     saved = torch.load(tmp_path / "checkpoint.pt", weights_only=False)["curvature"]
-    assert saved["pairs"] and saved["pairs"][0][0].is_sparse  # stored, and stored sparse
+    free = saved["pairs"][0][0]  # stored, on its free coordinates only
+    assert saved["pairs"] and free is not None and len(free) < saved["k"] * len(saved["cols"])
     resumed = fit_path(*wide, WIDE, checkpoint_dir=tmp_path)
     for a, b in zip(resumed.coefs, full.coefs):
         np.testing.assert_array_equal(a.toarray(), b.toarray())
@@ -205,9 +206,10 @@ def test_working_set_holds_the_support_and_every_violating_column():
 
 
 def test_curvature_pairs_move_to_a_new_working_set_and_a_new_l2():
-    """On a quadratic ``f(W) = <W, A W>/2 + l2 |W|^2/2`` a pair measured at ``l2`` and re-expressed at
-    ``l2'`` on another working set equals the pair measured there directly."""
-    from studykit.solver.owlqn import Curvature
+    """On a quadratic ``f(W) = <W, A W>/2 + l2 |W|^2/2`` a pair measured at ``l2`` on its free
+    coordinates and re-expressed at ``l2'`` on another working set equals the pair measured there
+    directly; the two-loop recursion with it equals the dense recursion."""
+    from studykit.solver.owlqn import Curvature, _two_loop, make_pair
 
     g = torch.Generator().manual_seed(1)
     k, d = 3, 8
@@ -218,19 +220,23 @@ def test_curvature_pairs_move_to_a_new_working_set_and_a_new_l2():
     W0 = torch.zeros(k, d, dtype=torch.float64)
     W1 = W0.clone()
     W1[:, [0, 3, 5]] = torch.randn(k, 3, generator=g, dtype=torch.float64)  # column 2 stays at zero
-    s_full, yb = W1 - W0, torch.zeros(k, dtype=torch.float64)
-    y_old = (grad(W1, 0.1) - grad(W0, 0.1))[:, old_cols]
-    y_old[:, 1] = 0  # column 2: zero before and after (FREE_PAIRS)
-    curv = Curvature([(s_full[:, old_cols], yb, y_old, yb, float((s_full[:, old_cols] * y_old).sum()))],
-                     old_cols, 0.1)
-    (s2, _, y2, _, sy), = curv.on(new_cols, d, 0.3)
+    b = torch.zeros(k, dtype=torch.float64)
+    s_old, y_old = (W1 - W0)[:, old_cols], (grad(W1, 0.1) - grad(W0, 0.1))[:, old_cols]
+    free = (s_old != 0).reshape(-1).nonzero().squeeze(1)
+    curv = Curvature([make_pair(free, s_old.reshape(-1), b, y_old.reshape(-1), b)], old_cols, 0.1, k)
+    moved, = curv.on(new_cols, d, 0.3)
     y_true = (grad(W1, 0.3) - grad(W0, 0.3))[:, new_cols]
     y_true[:, [2, 4]] = 0  # columns 4 and 7 joined the working set at zero
-    torch.testing.assert_close(s2, s_full[:, new_cols])
-    torch.testing.assert_close(y2, y_true)
-    assert sy == pytest.approx(float((s2 * y2).sum()))
+    dense = lambda idx, v: torch.zeros(k * len(new_cols), dtype=v.dtype).index_put_((idx,), v).reshape(k, -1)  # noqa: E731
+    torch.testing.assert_close(dense(moved[0], moved[1]), (W1 - W0)[:, new_cols])
+    torch.testing.assert_close(dense(moved[0], moved[3]), y_true)
+    s_new, y_new = (W1 - W0)[:, new_cols], y_true
+    assert moved[5] == pytest.approx(float((s_new * y_new).sum()))
+    q = torch.randn(k, len(new_cols), generator=g, dtype=torch.float64)
+    full = make_pair(None, s_new.reshape(-1), b, y_new.reshape(-1), b)
+    torch.testing.assert_close(_two_loop(q, b, [moved], 1.0)[0], _two_loop(q, b, [full], 1.0)[0])
     back = Curvature.from_state_dict(curv.state_dict(), "cpu")
-    assert torch.equal(back.pairs[0][2], curv.pairs[0][2]) and back.l2 == 0.1 and torch.equal(back.cols, old_cols)
+    assert torch.equal(back.pairs[0][3], curv.pairs[0][3]) and back.l2 == 0.1 and torch.equal(back.cols, old_cols)
 
 
 def test_reduced_precision_gemms_keep_the_certificate_and_the_path(clf_data):
