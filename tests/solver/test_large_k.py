@@ -36,13 +36,15 @@ CONFIG = PathConfig(n_alphas=6, eps=0.05)
 def previous_default(monkeypatch):
     """The owlqn default before issue 12: every direction coordinate aligned with the
     pseudo-gradient's orthant, curvature pairs on every coordinate, 10 L-BFGS pairs, plain warm
-    starts, working sets that double after a failed round, no pairs carried between rounds."""
+    starts, working sets that double after a failed round, no pairs carried between rounds, no
+    early KKT check."""
     monkeypatch.setattr(owlqn_module, "ALIGN_ALL", True)
     monkeypatch.setattr(owlqn_module, "FREE_PAIRS", False)
     monkeypatch.setattr(owlqn_module, "MEMORY", 10)
     monkeypatch.setattr(path_module, "EXTRAPOLATE", False)
     monkeypatch.setattr(workingset_module, "GROW_BY_VIOLATORS", False)
     monkeypatch.setattr(workingset_module, "CARRY_PAIRS", False)
+    monkeypatch.setattr(workingset_module, "EARLY_CHECK", 0)
 
 
 @pytest.fixture(scope="module")
