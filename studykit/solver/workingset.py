@@ -48,7 +48,8 @@ CARRY_PAIRS = True
 #: the columns that start to violate join the working set early instead of in a second round from
 #: an already converged point (with the carried pairs the restart costs only the check). Issue 12,
 #: first 22 alphas of the default grid at n=10,000, d=2048: k=500 17.7 -> 13.1 full gradients per
-#: alpha (5 iterations: 14.3, 15: 13.6); k=200 (31 alphas) 13.4 -> 10.2. 0 turns it off.
+#: alpha (5 iterations: 14.3, 15: 13.6); k=200 (31 alphas) 13.4 -> 10.2. 0 turns it off. Not when
+#: the working set is every column: nothing can join it.
 EARLY_CHECK = 10
 
 
@@ -173,7 +174,7 @@ def solve_working_set(design: Design, Y, datafit, W, b, alpha: float, l1_ratio: 
                 extra = {**extra, "align_all": True}
         carry = CARRY_PAIRS and inner == "owlqn" and precision == "highest"
         pairs = curvature.on(cols, d, l2) if carry else None
-        early = bool(carry and EARLY_CHECK and not checked)  # see EARLY_CHECK
+        early = bool(carry and EARLY_CHECK and not checked and n_ws < d)  # see EARLY_CHECK
         if early:
             budget, checked = min(budget, EARLY_CHECK), True
         Wa, b, _, used, stalled = INNER_SOLVERS[inner](
