@@ -20,7 +20,8 @@ default grid): 122.6 with none of them, 53.4 with the first and 30 pairs plus ex
 starts (:mod:`.warmstart`), 47.4 with all three; k=1000, n=12000, d=256, 12 alphas: 176.9 -> 146.4
 for the last two. A fourth: the pairs are not discarded between working-set rounds or between
 alphas (:class:`Curvature`): k=200, n=3000, d=128 default grid 47.0 -> 43.2; at d=2048 (k=200,
-n=10,000) together with the working-set growth of :func:`.workingset.working_set` 24.0 -> 18.3.
+n=10,000) together with the working-set growth of :func:`.workingset.working_set` 24.0 -> 18.4
+(17.7 with :data:`.workingset.EARLY_CHECK` as well).
 Every alpha certified by the same KKT check.
 """
 
