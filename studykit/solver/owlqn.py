@@ -147,8 +147,8 @@ class Curvature:
     The path saves them in its checkpoint (:meth:`state_dict`), so a resumed path repeats an
     uninterrupted one exactly."""
 
-    def __init__(self, pairs=None, cols=None, l2=0.0, k=0):
-        self.pairs, self.cols, self.l2, self.k = list(pairs or []), cols, float(l2), k
+    def __init__(self, pairs=None, cols=None, l2=0.0):
+        self.pairs, self.cols, self.l2 = list(pairs or []), cols, float(l2)
 
     def on(self, cols: torch.Tensor, n_features: int, l2: float) -> list:
         """The pairs on working set ``cols`` (sorted column indices) at ridge weight ``l2``."""
@@ -160,8 +160,8 @@ class Curvature:
         width, shift = len(self.cols), l2 - self.l2
         out = []
         for free, s, sb, y, yb, _ in self.pairs:
-            if free is None:
-                free = torch.arange(self.k * width, device=cols.device)
+            if free is None:  # a pair on every coordinate of its k x width block
+                free = torch.arange(len(s), device=cols.device)
             row, col = free // width, where[free % width]
             kept = col >= 0
             pair = make_pair(None, s[kept], sb, y[kept] + shift * s[kept], yb)
@@ -169,13 +169,13 @@ class Curvature:
                 out.append(((row * len(cols) + col)[kept], *pair[1:]))
         return out
 
-    def keep(self, pairs: list, cols: torch.Tensor, l2: float, k: int) -> None:
-        self.pairs, self.cols, self.l2, self.k = pairs, cols, float(l2), k
+    def keep(self, pairs: list, cols: torch.Tensor, l2: float) -> None:
+        self.pairs, self.cols, self.l2 = pairs, cols, float(l2)
 
     def state_dict(self) -> dict:
         """CPU tensors for a checkpoint: about ``2 MEMORY |free|`` values (see :func:`make_pair`)."""
         cpu = lambda t: None if t is None else t.cpu()  # noqa: E731
-        return {"cols": cpu(self.cols), "l2": self.l2, "k": self.k,
+        return {"cols": cpu(self.cols), "l2": self.l2,
                 "pairs": [tuple(cpu(t) for t in pair[:5]) + (pair[5],) for pair in self.pairs]}
 
     @classmethod
@@ -184,7 +184,7 @@ class Curvature:
             return cls()
         on = lambda t: None if t is None else t.to(device)  # noqa: E731
         pairs = [tuple(on(t) for t in pair[:5]) + (pair[5],) for pair in state["pairs"]]
-        return cls(pairs, on(state["cols"]), state["l2"], state["k"])
+        return cls(pairs, on(state["cols"]), state["l2"])
 
 
 def _two_loop(qW, qb, pairs, gamma0):

@@ -55,8 +55,6 @@ from .workingset import SolveInfo, full_gradient, max_violation, solve_working_s
 
 log = logging.getLogger(__name__)
 
-#: owlqn's curvature pairs carried from alpha to alpha (:class:`.owlqn.Curvature`, issue 12)
-CARRY_CURVATURE = True
 EXTRAPOLATE = True  #: owlqn/fista warm starts extrapolated along the path (:mod:`.warmstart`, issue 12)
 
 
@@ -378,7 +376,7 @@ def _solve_alpha(problem, config, state, i, alpha, grad, grad_scale, lipschitz, 
                 design, Y, problem.datafit, W, b, alpha, config.l1_ratio, grad=grad, grad_scale=grad_scale,
                 tol=config.tolerance, max_epochs=max_epochs, lipschitz_full=lipschitz, inner=method,
                 precision=config.matmul_precision, grouped=config.grouped,
-                curvature=state.curvature if CARRY_CURVATURE else None)
+                curvature=state.curvature)
 
         W, b, first, passes = state.W, state.b, None, 0
         if compressed is not None:

@@ -181,7 +181,7 @@ def solve_working_set(design: Design, Y, datafit, W, b, alpha: float, l1_ratio: 
             sub, Y, datafit, W[:, cols], b, Z0, alpha, l1_ratio, L=L * datafit.curvature,
             target=goal, max_iter=budget, **({**extra, "pairs": pairs} if carry else extra))
         if carry:
-            curvature.keep(pairs, cols, l2, W.shape[0])
+            curvature.keep(pairs, cols, l2)
         W = torch.zeros_like(W)
         W[:, cols] = Wa
         grad = full_gradient(design, Y, datafit, W, b)

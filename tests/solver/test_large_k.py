@@ -164,7 +164,6 @@ def test_wide_path_is_certified_and_equals_the_previous_default(wide, monkeypatc
     assert min(spans) < X.shape[1] and new.metrics["nnz"].iloc[-1] > 40  # working sets were used
     with pytest.MonkeyPatch.context() as mp:
         previous_default(mp)
-        mp.setattr(path_module, "CARRY_CURVATURE", False)
         old = fit_path(X, y, WIDE)
     for result in (new, old):
         assert result.metrics["converged"].all()
@@ -177,9 +176,10 @@ def test_wide_path_resumes_exactly_with_the_carried_curvature(tmp_path, wide, mo
     the same pairs as the uninterrupted one (bit-identical layers and epochs)."""
     full = fit_path(*wide, WIDE)
     interrupt_path(monkeypatch, lambda: fit_path(*wide, WIDE, checkpoint_dir=tmp_path), at=6)
-    saved = torch.load(tmp_path / "checkpoint.pt", weights_only=False)["curvature"]
+    checkpoint = torch.load(tmp_path / "checkpoint.pt", weights_only=False)
+    saved = checkpoint["curvature"]
     free = saved["pairs"][0][0]  # stored, on its free coordinates only
-    assert saved["pairs"] and free is not None and len(free) < saved["k"] * len(saved["cols"])
+    assert saved["pairs"] and free is not None and len(free) < checkpoint["W"].shape[0] * len(saved["cols"])
     resumed = fit_path(*wide, WIDE, checkpoint_dir=tmp_path)
     for a, b in zip(resumed.coefs, full.coefs):
         np.testing.assert_array_equal(a.toarray(), b.toarray())
@@ -225,7 +225,7 @@ def test_curvature_pairs_move_to_a_new_working_set_and_a_new_l2():
     b = torch.zeros(k, dtype=torch.float64)
     s_old, y_old = (W1 - W0)[:, old_cols], (grad(W1, 0.1) - grad(W0, 0.1))[:, old_cols]
     free = (s_old != 0).reshape(-1).nonzero().squeeze(1)
-    curv = Curvature([make_pair(free, s_old.reshape(-1), b, y_old.reshape(-1), b)], old_cols, 0.1, k)
+    curv = Curvature([make_pair(free, s_old.reshape(-1), b, y_old.reshape(-1), b)], old_cols, 0.1)
     moved, = curv.on(new_cols, d, 0.3)
     y_true = (grad(W1, 0.3) - grad(W0, 0.3))[:, new_cols]
     y_true[:, [2, 4]] = 0  # columns 4 and 7 joined the working set at zero
