@@ -29,6 +29,7 @@ from __future__ import annotations
 
 import torch
 
+from .coordinates import column_coords
 from .design import Design
 
 #: L-BFGS curvature pairs kept (issue 12: 30 measured fewer iterations than 10 at k=200, 60 fewer
@@ -139,52 +140,60 @@ class Curvature:
 
     Each alpha of a path used to start L-BFGS with no pairs, so its first iterations were
     gradient steps while the model was rebuilt, though the loss's curvature barely moves from one
-    alpha of the grid to the next. The pairs are stored with the working-set columns they live on
-    and the ``l2`` weight they were measured at; :meth:`on` re-expresses them on the next working
-    set (a joining column has ``s = y = 0``: it was held at zero, as :data:`FREE_PAIRS` records it;
-    a leaving column is dropped) and shifts ``y`` by ``(l2' - l2) s``, which is exact because the
-    smooth part's ``l2`` term is quadratic. Pairs whose ``s.y`` is no longer positive are dropped.
-    The path saves them in its checkpoint (:meth:`state_dict`), so a resumed path repeats an
-    uninterrupted one exactly."""
+    alpha of the grid to the next. The pairs are stored with the coefficients they live on
+    (``coords``: the flat index ``c * d + j`` in ``W`` of each position of a pair's vector; a
+    working set of columns is the class-major block of its columns,
+    :func:`.coordinates.column_coords`) and the ``l2`` weight they were measured at; :meth:`on`
+    re-expresses them on the next working set (a joining coefficient has ``s = y = 0``: it was
+    held at zero, as :data:`FREE_PAIRS` records it; a leaving one is dropped) and shifts ``y`` by
+    ``(l2' - l2) s``, which is exact because the smooth part's ``l2`` term is quadratic. Pairs
+    whose ``s.y`` is no longer positive are dropped. The path saves them in its checkpoint
+    (:meth:`state_dict`), so a resumed path repeats an uninterrupted one exactly."""
 
-    def __init__(self, pairs=None, cols=None, l2=0.0):
-        self.pairs, self.cols, self.l2 = list(pairs or []), cols, float(l2)
+    def __init__(self, pairs=None, coords=None, l2=0.0):
+        self.pairs, self.coords, self.l2 = list(pairs or []), coords, float(l2)
 
-    def on(self, cols: torch.Tensor, n_features: int, l2: float) -> list:
-        """The pairs on working set ``cols`` (sorted column indices) at ridge weight ``l2``."""
+    def on(self, coords: torch.Tensor, size: int, l2: float) -> list:
+        """The pairs on the working set ``coords`` (flat indices into ``W``, which has ``size``
+        entries) at ridge weight ``l2``."""
         if not self.pairs:
             return []
-        pos = torch.full((n_features,), -1, dtype=torch.long, device=cols.device)
-        pos[cols] = torch.arange(len(cols), device=cols.device)
-        where = pos[self.cols.to(cols.device)]  # old working-set position -> new one (-1: left)
-        width, shift = len(self.cols), l2 - self.l2
+        pos = torch.full((size,), -1, dtype=torch.long, device=coords.device)
+        pos[coords] = torch.arange(len(coords), device=coords.device)
+        where = pos[self.coords.to(coords.device)]  # old position -> new one (-1: left the set)
+        shift = l2 - self.l2
         out = []
         for free, s, sb, y, yb, _ in self.pairs:
-            if free is None:  # a pair on every coordinate of its k x width block
-                free = torch.arange(len(s), device=cols.device)
-            row, col = free // width, where[free % width]
-            kept = col >= 0
+            new = where if free is None else where[free]
+            kept = new >= 0
             pair = make_pair(None, s[kept], sb, y[kept] + shift * s[kept], yb)
             if pair is not None:
-                out.append(((row * len(cols) + col)[kept], *pair[1:]))
+                out.append((new[kept], *pair[1:]))
         return out
 
-    def keep(self, pairs: list, cols: torch.Tensor, l2: float) -> None:
-        self.pairs, self.cols, self.l2 = pairs, cols, float(l2)
+    def keep(self, pairs: list, coords: torch.Tensor, l2: float) -> None:
+        self.pairs, self.coords, self.l2 = pairs, coords, float(l2)
 
     def state_dict(self) -> dict:
         """CPU tensors for a checkpoint: about ``2 MEMORY |free|`` values (see :func:`make_pair`)."""
         cpu = lambda t: None if t is None else t.cpu()  # noqa: E731
-        return {"cols": cpu(self.cols), "l2": self.l2,
+        return {"coords": cpu(self.coords), "l2": self.l2,
                 "pairs": [tuple(cpu(t) for t in pair[:5]) + (pair[5],) for pair in self.pairs]}
 
     @classmethod
-    def from_state_dict(cls, state: dict | None, device) -> "Curvature":
+    def from_state_dict(cls, state: dict | None, device, shape: tuple[int, int] | None = None) -> "Curvature":
+        """``shape``: ``W``'s ``(k, d)``, which converts a checkpoint written before the pairs
+        lived on coordinates (its ``"cols"``: the working set's columns)."""
         if not state:
             return cls()
         on = lambda t: None if t is None else t.to(device)  # noqa: E731
         pairs = [tuple(on(t) for t in pair[:5]) + (pair[5],) for pair in state["pairs"]]
-        return cls(pairs, on(state["cols"]), state["l2"])
+        coords = on(state.get("coords"))
+        if coords is None and state.get("cols") is not None:
+            if shape is None:
+                return cls()
+            coords = column_coords(on(state["cols"]), *shape)
+        return cls(pairs, coords, state["l2"])
 
 
 def _two_loop(qW, qb, pairs, gamma0):

@@ -76,7 +76,7 @@ class PathState:
         self.coefs = [sp.csr_matrix((d, i, p), shape=s) for d, i, p, s in payload["coefs"]]
         self.intercepts, self.rows, self.done = payload["intercepts"], payload["rows"], payload["done"]
         self.lr = payload["lr"]
-        self.curvature = Curvature.from_state_dict(payload.get("curvature"), self.W.device)
+        self.curvature = Curvature.from_state_dict(payload.get("curvature"), self.W.device, tuple(self.W.shape))
         if self.saga is not None:
             for name, value in payload["saga"].items():
                 target = getattr(self.saga, name)

@@ -25,6 +25,7 @@ from dataclasses import dataclass
 
 import torch
 
+from .coordinates import CoordinateDesign, cheaper, column_coords
 from .design import Design
 from .fista import fista
 from .owlqn import Curvature, owlqn
@@ -51,6 +52,9 @@ CARRY_PAIRS = True
 #: alpha (5 iterations: 14.3, 15: 13.6); k=200 (31 alphas) 13.4 -> 10.2. 0 turns it off. Not when
 #: the working set is every column: nothing can join it.
 EARLY_CHECK = 10
+#: Working sets of coefficients with sparse products, where they are sparse enough, on the CPU
+#: (:mod:`.coordinates`); False: working sets of feature columns only.
+COORDINATES = True
 
 
 @dataclass
@@ -80,29 +84,50 @@ def full_gradient(design: Design, Y, datafit, W, b) -> Gradient:
     path recomputes exactly what an uninterrupted one carried over.
 
     The forward product runs over the feature columns where ``W`` is non-zero only (issue 12: on a
-    sparse path most of the ``d`` columns are zero, and their product would be half of the pass);
-    the backward product, which the KKT check of every feature needs, runs over all columns."""
-    support = (W != 0).any(0)
-    if int(support.sum()) < design.n_features:
+    sparse path most of the ``d`` columns are zero, and their product would be half of the pass),
+    and as a sparse product (:class:`.coordinates.CoordinateDesign`) where ``W``'s non-zeros are
+    sparse in those columns; the backward product, which the KKT check of every feature needs,
+    runs over all columns."""
+    nonzero = W != 0
+    support = nonzero.any(0)
+    n_support, (k, d) = int(support.sum()), W.shape
+    if n_support < d:
         cols = support.nonzero().squeeze(1)
-        Z = design.restrict(cols).forward(W.index_select(1, cols), b)
+        sub, Wc = design.restrict(cols), W.index_select(1, cols)
     else:
-        Z = design.forward(W, b)
+        sub, Wc = design, W
+    nnz = int(nonzero.sum())
+    if _coordinates_on(design) and cheaper(nnz, n_support, k, n_support):
+        flat = (Wc != 0).reshape(-1).nonzero().squeeze(1)
+        Z = CoordinateDesign(sub, flat, k).forward(Wc.reshape(-1)[flat], b)
+    else:
+        Z = sub.forward(Wc, b)
     U, loss = datafit.residual_and_loss(Z, Y)
     G, gb = design.gradient(U)
     return Gradient(Z, design.total(loss) / design.n_total, G, gb)
 
 
+def _coordinates_on(design: Design) -> bool:
+    """Coordinate working sets and sparse forward products: on the CPU (see :mod:`.coordinates`)."""
+    return COORDINATES and design.device.type == "cpu" and design.precision == "highest"
+
+
 def max_violation(W, G, gb, alpha, l1_ratio, grouped: bool = False) -> tuple[float, torch.Tensor]:
     """Largest KKT violation overall and per feature column (max over classes; for ``grouped``, the
     column's violation of the group conditions)."""
+    return _violations(W, G, gb, alpha, l1_ratio, grouped)[:2]
+
+
+def _violations(W, G, gb, alpha, l1_ratio, grouped: bool = False):
+    """:func:`max_violation` and the violation of every coefficient (None for ``grouped``)."""
+    V = None
     if grouped:  # issue 19
         per_feature = group_kkt_violation(W, G, alpha, l1_ratio)
     else:
         V = kkt_violation(W, G, alpha, l1_ratio)
         per_feature = V.amax(0) if V.numel() else V.new_zeros(W.shape[1])
     worst = max(float(per_feature.max()) if per_feature.numel() else 0.0, float(gb.abs().max()))
-    return worst, per_feature
+    return worst, per_feature, V
 
 
 def working_set(per_feature, support, target: float, *, previous: int = 0, rounds: int = 0,
@@ -144,53 +169,80 @@ def solve_working_set(design: Design, Y, datafit, W, b, alpha: float, l1_ratio: 
     ``curvature``: OWL-QN's pairs from the last alpha, used and updated in place (the path keeps
     one :class:`.owlqn.Curvature` from alpha to alpha); None keeps them within this alpha."""
     target = tol * grad_scale
-    d = design.n_features
+    k, d = W.shape
     if grad is None:
         grad = full_gradient(design, Y, datafit, W, b)
     epochs = 0
-    worst, per_feature = max_violation(W, grad.G, grad.gb, alpha, l1_ratio, grouped)
-    n_ws = 0
+    worst, per_feature, V = _violations(W, grad.G, grad.gb, alpha, l1_ratio, grouped)
+    n_ws = n_coords = 0
     extra = {"grouped": True} if grouped else {}  # issue 19: only fista has a group prox
     inner_target = 0.5 * target
     rounds = 0
     if curvature is None or not CARRY_PAIRS:
         curvature = Curvature()  # this alpha's rounds only
     l2 = alpha * (1.0 - l1_ratio)
+    coordinates = inner == "owlqn" and precision == "highest" and not grouped and _coordinates_on(design)
     checked = False
     while worst > target and epochs < max_epochs:
-        support = (W != 0).any(0)
+        nonzero = W != 0
+        support = nonzero.any(0)
         n_support = int(support.sum())
         cols = working_set(per_feature, support, target, previous=n_ws, rounds=rounds, minimum=min_working_set)
-        n_ws, rounds = len(cols), rounds + 1
-        sub = (design if n_ws == d else design.restrict(cols)).with_precision(precision)
+        flat = None  # the coordinates of a coordinate working set (see .coordinates)
+        if coordinates:
+            flat = working_set(V.reshape(-1), nonzero.reshape(-1), target, previous=n_coords, rounds=rounds,
+                               minimum=min_working_set)
+            touched = torch.unique(flat % d)
+            if not cheaper(len(flat), len(touched), k, len(cols)):
+                flat = None
+        rounds += 1
+        if flat is not None:
+            n_coords, n_ws = len(flat), len(touched)
+            position = torch.full((d,), -1, dtype=torch.long, device=flat.device)
+            position[touched] = torch.arange(n_ws, device=flat.device)
+            sub = CoordinateDesign(design if n_ws == d else design.restrict(touched),
+                                   (flat // d) * n_ws + position[flat % d], k)
+            W0, coords, whole = W.reshape(-1)[flat], flat, False
+        else:
+            n_ws = len(cols)
+            sub = (design if n_ws == d else design.restrict(cols)).with_precision(precision)
+            W0, coords, whole = W[:, cols], None, n_ws == d
         L = lipschitz_full  # OWL-QN only scales its first step with it
         if inner == "fista" and n_ws <= d // 2:
             L = min(L, sub.operator_norm_sq(n_iter=15))
         budget, goal, Z0 = max_epochs - epochs, inner_target, grad.Z
         if precision != "highest":  # a cheap approach phase; the exact phase certifies
             budget, goal = min(budget, LOW_PRECISION_ITERATIONS), max(inner_target, LOW_PRECISION_FLOOR[precision] * grad_scale)
-            Z0 = sub.forward(W[:, cols], b)  # one rounding throughout the phase
+            Z0 = sub.forward(W0, b)  # one rounding throughout the phase
             if inner == "owlqn":
                 extra = {**extra, "align_all": True}
         carry = CARRY_PAIRS and inner == "owlqn" and precision == "highest"
-        pairs = curvature.on(cols, d, l2) if carry else None
-        early = bool(carry and EARLY_CHECK and not checked and n_ws < d)  # see EARLY_CHECK
+        if carry and coords is None:
+            coords = column_coords(cols, k, d)
+        pairs = curvature.on(coords, k * d, l2) if carry else None
+        early = bool(carry and EARLY_CHECK and not checked and not whole)  # see EARLY_CHECK
         if early:
             budget, checked = min(budget, EARLY_CHECK), True
         Wa, b, _, used, stalled = INNER_SOLVERS[inner](
-            sub, Y, datafit, W[:, cols], b, Z0, alpha, l1_ratio, L=L * datafit.curvature,
+            sub, Y, datafit, W0, b, Z0, alpha, l1_ratio, L=L * datafit.curvature,
             target=goal, max_iter=budget, **({**extra, "pairs": pairs} if carry else extra))
         if carry:
-            curvature.keep(pairs, cols, l2)
+            curvature.keep(pairs, coords, l2)
         W = torch.zeros_like(W)
-        W[:, cols] = Wa
+        if flat is not None:
+            W.view(-1)[flat] = Wa
+        else:
+            W[:, cols] = Wa
         grad = full_gradient(design, Y, datafit, W, b)
         epochs += used + 1
-        worst, per_feature = max_violation(W, grad.G, grad.gb, alpha, l1_ratio, grouped)
-        inside = max(float(per_feature[cols].max()), float(grad.gb.abs().max()))
+        worst, per_feature, V = _violations(W, grad.G, grad.gb, alpha, l1_ratio, grouped)
+        inside = float(V.reshape(-1)[flat].max()) if flat is not None and len(flat) else \
+            float(per_feature[cols].max())
+        inside = max(inside, float(grad.gb.abs().max()))
         if log.isEnabledFor(logging.DEBUG):
-            log.debug("alpha=%.4g: working set %d columns (support %d), %d inner iterations, relative KKT "
-                      "%.2e inside, %.2e overall, %d columns violate", alpha, n_ws, n_support, used,
+            log.debug("alpha=%.4g: working set %d columns%s (support %d), %d inner iterations, relative KKT "
+                      "%.2e inside, %.2e overall, %d columns violate", alpha, n_ws,
+                      f", {len(flat)} coefficients" if flat is not None else "", n_support, used,
                       inside / grad_scale, worst / grad_scale, int((per_feature > target).sum()))
         if precision != "highest":
             precision = "highest"
@@ -206,4 +258,5 @@ def solve_working_set(design: Design, Y, datafit, W, b, alpha: float, l1_ratio: 
         if inside > target:
             inner_target /= 4  # the step-length proxy was too loose for this problem
             n_ws = max(n_ws // 2, 1)  # keep the working set's size for the next round
+            n_coords = max(n_coords // 2, 1)
     return W, b, grad, SolveInfo(epochs, worst <= target, n_ws)

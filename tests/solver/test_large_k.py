@@ -45,6 +45,7 @@ def previous_default(monkeypatch):
     monkeypatch.setattr(workingset_module, "GROW_BY_VIOLATORS", False)
     monkeypatch.setattr(workingset_module, "CARRY_PAIRS", False)
     monkeypatch.setattr(workingset_module, "EARLY_CHECK", 0)
+    monkeypatch.setattr(workingset_module, "COORDINATES", False)
 
 
 @pytest.fixture(scope="module")
@@ -179,7 +180,7 @@ def test_wide_path_resumes_exactly_with_the_carried_curvature(tmp_path, wide, mo
     checkpoint = torch.load(tmp_path / "checkpoint.pt", weights_only=False)
     saved = checkpoint["curvature"]
     free = saved["pairs"][0][0]  # stored, on its free coordinates only
-    assert saved["pairs"] and free is not None and len(free) < checkpoint["W"].shape[0] * len(saved["cols"])
+    assert saved["pairs"] and free is not None and len(free) < len(saved["coords"])
     resumed = fit_path(*wide, WIDE, checkpoint_dir=tmp_path)
     for a, b in zip(resumed.coefs, full.coefs):
         np.testing.assert_array_equal(a.toarray(), b.toarray())
@@ -211,6 +212,7 @@ def test_curvature_pairs_move_to_a_new_working_set_and_a_new_l2():
     """On a quadratic ``f(W) = <W, A W>/2 + l2 |W|^2/2`` a pair measured at ``l2`` on its free
     coordinates and re-expressed at ``l2'`` on another working set equals the pair measured there
     directly; the two-loop recursion with it equals the dense recursion."""
+    from studykit.solver.coordinates import column_coords
     from studykit.solver.owlqn import Curvature, _two_loop, make_pair
 
     g = torch.Generator().manual_seed(1)
@@ -225,8 +227,8 @@ def test_curvature_pairs_move_to_a_new_working_set_and_a_new_l2():
     b = torch.zeros(k, dtype=torch.float64)
     s_old, y_old = (W1 - W0)[:, old_cols], (grad(W1, 0.1) - grad(W0, 0.1))[:, old_cols]
     free = (s_old != 0).reshape(-1).nonzero().squeeze(1)
-    curv = Curvature([make_pair(free, s_old.reshape(-1), b, y_old.reshape(-1), b)], old_cols, 0.1)
-    moved, = curv.on(new_cols, d, 0.3)
+    curv = Curvature([make_pair(free, s_old.reshape(-1), b, y_old.reshape(-1), b)], column_coords(old_cols, k, d), 0.1)
+    moved, = curv.on(column_coords(new_cols, k, d), k * d, 0.3)
     y_true = (grad(W1, 0.3) - grad(W0, 0.3))[:, new_cols]
     y_true[:, [2, 4]] = 0  # columns 4 and 7 joined the working set at zero
     dense = lambda idx, v: torch.zeros(k * len(new_cols), dtype=v.dtype).index_put_((idx,), v).reshape(k, -1)  # noqa: E731
@@ -238,7 +240,21 @@ def test_curvature_pairs_move_to_a_new_working_set_and_a_new_l2():
     full = make_pair(None, s_new.reshape(-1), b, y_new.reshape(-1), b)
     torch.testing.assert_close(_two_loop(q, b, [moved], 1.0)[0], _two_loop(q, b, [full], 1.0)[0])
     back = Curvature.from_state_dict(curv.state_dict(), "cpu")
-    assert torch.equal(back.pairs[0][3], curv.pairs[0][3]) and back.l2 == 0.1 and torch.equal(back.cols, old_cols)
+    assert torch.equal(back.pairs[0][3], curv.pairs[0][3]) and back.l2 == 0.1 and torch.equal(back.coords, curv.coords)
+    # a checkpoint of the column era ("cols") converts to the same coordinates
+    old_state = {**curv.state_dict(), "cols": old_cols}
+    del old_state["coords"]
+    assert torch.equal(Curvature.from_state_dict(old_state, "cpu", (k, d)).coords, curv.coords)
+    # onto a working set of single coefficients (issue 12's coordinate working sets): positions of
+    # the flat coordinates, the pair's entries on the coefficients that stayed
+    flat = torch.tensor([0 * d + 0, 0 * d + 4, 1 * d + 3, 2 * d + 5, 2 * d + 7])
+    on_coords, = curv.on(flat, k * d, 0.3)
+    full_y = grad(W1, 0.3) - grad(W0, 0.3)
+    expect_s, expect_y = (W1 - W0).reshape(-1)[flat], full_y.reshape(-1)[flat]
+    expect_y[[1, 4]] = 0  # (0, 4) and (2, 7) were not in the old working set
+    as_vector = lambda idx, v: torch.zeros(len(flat), dtype=v.dtype).index_put_((idx,), v)  # noqa: E731
+    torch.testing.assert_close(as_vector(on_coords[0], on_coords[1]), expect_s)
+    torch.testing.assert_close(as_vector(on_coords[0], on_coords[3]), expect_y)
 
 
 def test_reduced_precision_gemms_keep_the_certificate_and_the_path(clf_data):
