@@ -2,6 +2,12 @@
 dense ones; a k=200 path that solves on coefficient sets is certified by KKT recomputed from its
 layers, equals the previous default, is deterministic and resumes exactly."""
 
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
 import numpy as np
 import pytest
 import torch
@@ -122,3 +128,43 @@ def test_coefficient_sets_are_off_when_switched_off(sparse_classes, monkeypatch)
     monkeypatch.setattr(coordinates_module.CoordinateDesign, "forward", None)  # any use would fail
     result = fit_path(*sparse_classes, CONFIG.replace(n_alphas=4))
     assert result.metrics["converged"].all()
+
+
+TWO_RANKS = '''
+import json, sys
+import numpy as np
+from studykit import distributed as D
+from studykit.solver import fit_path, workingset
+
+real, sharded = workingset.CoordinateDesign, []
+def spy(design, coords, k):
+    sharded.append(design.sharded)
+    return real(design, coords, k)
+workingset.CoordinateDesign = spy
+folder = sys.argv[1]
+with D.process_group("cpu"):
+    result = fit_path(np.load(folder + "/X.npy"), np.load(folder + "/y.npy"), n_alphas=8, eps=0.05, distributed=True)
+    with open(f"{folder}/rank{D.rank()}.json", "w") as fh:
+        json.dump({"objective": result.metrics["train_objective"].tolist(), "kkt": result.metrics["kkt"].tolist(),
+                   "sharded": sharded}, fh)
+'''
+
+
+@pytest.mark.skipif(sys.platform == "win32", reason="torchrun with gloo on POSIX")
+def test_two_ranks_on_coefficient_sets_equal_one_process(coordinate_paths, sparse_classes, tmp_path):
+    """Under torchrun each rank holds half of the rows: the sampled gradients are all-reduced with
+    the intercept's, and the path equals one process's (up to the order of the sums)."""
+    np.save(tmp_path / "X.npy", sparse_classes[0])
+    np.save(tmp_path / "y.npy", sparse_classes[1])
+    (tmp_path / "script.py").write_text(TWO_RANKS)
+    env = dict(os.environ, PYTHONPATH=str(Path(__file__).resolve().parents[2]), OMP_NUM_THREADS="1")
+    proc = subprocess.run([sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc-per-node=2",
+                           str(tmp_path / "script.py"), str(tmp_path)], env=env, capture_output=True, text=True,
+                          timeout=300)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    one = coordinate_paths["new"].metrics
+    for rank in (0, 1):
+        out = json.loads((tmp_path / f"rank{rank}.json").read_text())
+        assert out["sharded"] and all(out["sharded"]), "the ranks did not solve on coefficient sets"
+        assert max(out["kkt"]) <= one["kkt"].max() + 1e-4 and max(out["kkt"]) <= 1e-4
+        np.testing.assert_allclose(out["objective"], one["train_objective"], rtol=1e-5)
