@@ -14,7 +14,8 @@ coefficients and the worst KKT violators among the zero ones, chosen by the same
 
 Measured on this machine's CPU (1 thread, n=12,000, d=2048, k=1000; ``benchmarks/solver_work_probe.py``
 has the path figures): forward + gradient 0.57 s dense; 0.13 s at 1% density, 0.17 s at 2%,
-0.28 s at 5%, 0.45 s at 10%. The solver uses coordinates where their cost model
+0.28 s at 5%, 0.45 s at 10% (before the transposed copy of :func:`transposed_blocks`, which
+halves the sparse ones). The solver uses coordinates where their cost model
 (:func:`cheaper`) says they beat the column working set, on the CPU only (on a GPU dense GEMMs
 run near peak and cuSPARSE's products have not been measured against them).
 
@@ -34,13 +35,19 @@ from .design import Design
 #: Row block of the sparse products: the data's transposed block stays in cache (256 rows measured
 #: fastest against 128 and 512 at d=2048).
 BLOCK_ROWS = 256
-#: What one row of a sparse product costs, in dense GEMM multiply-adds: ``COLUMN_COST`` per
-#: feature column it touches (the data block is read and transposed whatever the coefficients)
-#: and ``COEFFICIENT_COST`` per coefficient. Measured on this machine's CPU, 1 thread, n=10,000,
-#: d=2048, k=200 (dense forward 55 ms; sparse forward 25 ms at 2,000 coefficients, 45 ms at 40,000):
-#: about 90 and 4. A working set of coefficients is used where it is cheaper than the columns.
-COLUMN_COST = 90
-COEFFICIENT_COST = 4
+#: Largest preloaded data (bytes) of which a transposed copy is kept (:func:`transposed_blocks`).
+TRANSPOSED_COPY_LIMIT = 4 * 1024**3
+#: What one row of the sparse forward and gradient costs, in multiply-adds of the dense ones:
+#: ``CLASS_COST`` per output (the residual's transposes and the output's write, beyond what the
+#: dense products spend on them), ``COEFFICIENT_COST`` per coefficient and, when the data is
+#: transposed on the fly (streamed, or above :data:`TRANSPOSED_COPY_LIMIT`), ``COLUMN_COST`` per
+#: feature column touched. Fitted on this machine's CPU, 1 thread, n=10,000, d=2048, k=100 and
+#: 500, 64 to 2048 columns, 1% to 20% of their coefficients (dense forward + gradient 23 ps per
+#: multiply-add; e.g. k=500, 2048 columns: dense 238 ms, 1% sparse 44 ms, 5% 105 ms, 20% 339 ms).
+#: A working set of coefficients is used where this model says it is cheaper than the columns.
+CLASS_COST = 70
+COEFFICIENT_COST = 8
+COLUMN_COST = 50
 
 
 class CoordinateDesign:
@@ -71,9 +78,15 @@ class CoordinateDesign:
             return torch.sparse_csr_tensor(self.crow, self.cols, values, self.shape, check_invariants=False)
 
     def _blocks(self):
+        """``(start, X_block^T)``: the raw data's row blocks transposed, ``(d, rows)`` contiguous,
+        from the design's cached copy (:func:`transposed_blocks`) or made on the fly."""
+        cached = transposed_blocks(self.design)
+        if cached is not None:
+            yield from cached
+            return
         for start, _, Xc in self.design.chunks():
             for s in range(0, len(Xc), BLOCK_ROWS):
-                yield start + s, Xc[s:s + BLOCK_ROWS]
+                yield start + s, Xc[s:s + BLOCK_ROWS].T.contiguous()
 
     def forward(self, w: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
         """``Xs @ W.T + b`` for ``W`` zero outside the coordinates, whose values are ``w``."""
@@ -84,8 +97,9 @@ class CoordinateDesign:
             out[:] = offset
             return out
         W = self._csr(values)
-        for start, Xb in self._blocks():
-            torch.add(torch.sparse.mm(W, Xb.T).T, offset, out=out[start:start + len(Xb)])
+        for start, XbT in self._blocks():
+            rows = XbT.shape[1]
+            torch.add(torch.sparse.mm(W, XbT).T, offset, out=out[start:start + rows])
         return out
 
     def gradient(self, U: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
@@ -93,9 +107,9 @@ class CoordinateDesign:
         colsum = U.sum(0)
         g = torch.zeros(self.m, dtype=U.dtype, device=U.device)
         if self.m:
-            for start, Xb in self._blocks():
-                Ub = U[start:start + len(Xb)].T.contiguous()
-                g += torch.sparse.sampled_addmm(self.pattern, Ub, Xb, beta=0.0).values()
+            for start, XbT in self._blocks():
+                Ub = U[start:start + XbT.shape[1]].T.contiguous()
+                g += torch.sparse.sampled_addmm(self.pattern, Ub, XbT.T, beta=0.0).values()
         if self.design.sharded:  # one all-reduce of [X^T U on the coordinates | U.sum(0)]
             packed = self.design.reduce(torch.cat([g, colsum.to(g.dtype)]))
             g, colsum = packed[:self.m], packed[self.m:]
@@ -104,10 +118,29 @@ class CoordinateDesign:
         return g / n, colsum / n
 
 
-def cheaper(n_coords: int, touched: int, k: int, n_columns: int) -> bool:
-    """Whether sparse products over ``n_coords`` coefficients on ``touched`` columns cost less than
-    dense GEMMs over ``n_columns`` columns and all ``k`` outputs (:data:`COLUMN_COST`)."""
-    return COLUMN_COST * touched + COEFFICIENT_COST * n_coords < k * n_columns
+def transposed_blocks(design: Design) -> list | None:
+    """The preloaded data's row blocks transposed (``(start, X_block^T)``), made once and kept on
+    ``design``, or None for a streamed design or data above :data:`TRANSPOSED_COPY_LIMIT`. The
+    sparse products read the data by feature: with the copy they skip the per-product transposes
+    (n=10,000, d=2048, k=500, 10,000 coefficients: forward 35.6 -> 18.0 ms, gradient 35.3 ->
+    21.6 ms), at the cost of a second copy of the data in memory while the path runs."""
+    cached = getattr(design, "_transposed_blocks", None)
+    if cached is not None or design.data is None:
+        return cached
+    if design.data.numel() * design.data.element_size() > TRANSPOSED_COPY_LIMIT:
+        return None
+    X = design.data
+    design._transposed_blocks = [(s, X[s:s + BLOCK_ROWS].T.contiguous()) for s in range(0, len(X), BLOCK_ROWS)]
+    return design._transposed_blocks
+
+
+def cheaper(design: Design, n_coords: int, touched: int, k: int, n_columns: int) -> bool:
+    """Whether the sparse products over ``n_coords`` coefficients on ``touched`` columns of
+    ``design`` cost less than dense ones over ``n_columns`` columns and ``k`` outputs (the cost
+    model of :data:`CLASS_COST`)."""
+    streamed = design.data is None or design.data.numel() * design.data.element_size() > TRANSPOSED_COPY_LIMIT
+    sparse = CLASS_COST * k + COEFFICIENT_COST * n_coords + (COLUMN_COST * touched if streamed else 0)
+    return sparse < k * n_columns
 
 
 def column_coords(cols: torch.Tensor, k: int, d: int) -> torch.Tensor:

@@ -3,18 +3,23 @@
 For one ``alpha`` the solver
 
 1. computes the full gradient at the warm start and the KKT violation of every coefficient;
-2. solves the problem restricted to a *working set* of feature columns (the current support and
-   the features with the largest KKT violations, ``max(32, 2 |support|)`` columns, as celer and
-   skglm do; the size doubles each round that fails) with an inner solver:
-   ``owlqn`` (orthant-wise limited-memory quasi-Newton, :mod:`.owlqn`) or ``fista``
-   (accelerated proximal gradient, :mod:`.fista`);
+2. solves the problem restricted to a *working set* with an inner solver: ``owlqn``
+   (orthant-wise limited-memory quasi-Newton, :mod:`.owlqn`) or ``fista`` (accelerated proximal
+   gradient, :mod:`.fista`). The working set is a set of feature columns (the current support
+   and the columns with the largest KKT violations, as celer and skglm do; it grows by the
+   violating columns, :func:`working_set`) or, for ``owlqn`` on the CPU where it is cheaper, a
+   set of single (class, feature) coefficients chosen by the same rule (issue 12,
+   :mod:`.coordinates`: at hundreds of classes the support touches every column while a few
+   percent of the coefficients are non-zero);
 3. checks the KKT conditions of the *full* problem at the restricted solution (one pass over the
-   data); if any feature violates them, step 2 repeats with a larger working set.
+   data); if any coefficient violates them, step 2 repeats with a larger working set.
 
 It stops when the largest KKT violation (coefficients and intercept), divided by the gradient
 scale at the null model ``alpha_max * l1_ratio``, is at most ``tol``: a certificate of optimality
-for the full problem, not a heuristic on the step length. Every product is a GEMM over the
-working-set columns, so an iteration costs ``O(n_samples * |working set| * n_classes)``.
+for the full problem, not a heuristic on the step length. On a column working set every product
+is a GEMM over its columns, ``O(n_samples * |columns| * n_classes)`` per iteration; on a
+coefficient working set the products are sparse, ``O(n_samples * |coefficients|)`` plus a read
+of the columns they touch.
 """
 
 from __future__ import annotations
@@ -91,17 +96,15 @@ def full_gradient(design: Design, Y, datafit, W, b) -> Gradient:
     nonzero = W != 0
     support = nonzero.any(0)
     n_support, (k, d) = int(support.sum()), W.shape
-    if n_support < d:
-        cols = support.nonzero().squeeze(1)
-        sub, Wc = design.restrict(cols), W.index_select(1, cols)
-    else:
-        sub, Wc = design, W
     nnz = int(nonzero.sum())
-    if _coordinates_on(design) and cheaper(nnz, n_support, k, n_support):
-        flat = (Wc != 0).reshape(-1).nonzero().squeeze(1)
-        Z = CoordinateDesign(sub, flat, k).forward(Wc.reshape(-1)[flat], b)
+    if _coordinates_on(design) and cheaper(design, nnz, n_support, k, n_support):
+        flat = nonzero.reshape(-1).nonzero().squeeze(1)
+        Z = CoordinateDesign(design, flat, k).forward(W.reshape(-1)[flat], b)
+    elif n_support < d:
+        cols = support.nonzero().squeeze(1)
+        Z = design.restrict(cols).forward(W.index_select(1, cols), b)
     else:
-        Z = sub.forward(Wc, b)
+        Z = design.forward(W, b)
     U, loss = datafit.residual_and_loss(Z, Y)
     G, gb = design.gradient(U)
     return Gradient(Z, design.total(loss) / design.n_total, G, gb)
@@ -193,15 +196,12 @@ def solve_working_set(design: Design, Y, datafit, W, b, alpha: float, l1_ratio: 
             flat = working_set(V.reshape(-1), nonzero.reshape(-1), target, previous=n_coords, rounds=rounds,
                                minimum=min_working_set)
             touched = torch.unique(flat % d)
-            if not cheaper(len(flat), len(touched), k, len(cols)):
+            if not cheaper(design, len(flat), len(touched), k, len(cols)):
                 flat = None
         rounds += 1
         if flat is not None:
             n_coords, n_ws = len(flat), len(touched)
-            position = torch.full((d,), -1, dtype=torch.long, device=flat.device)
-            position[touched] = torch.arange(n_ws, device=flat.device)
-            sub = CoordinateDesign(design if n_ws == d else design.restrict(touched),
-                                   (flat // d) * n_ws + position[flat % d], k)
+            sub = CoordinateDesign(design, flat, k)
             W0, coords, whole = W.reshape(-1)[flat], flat, False
         else:
             n_ws = len(cols)

@@ -55,9 +55,10 @@ def test_sparse_products_equal_the_dense_ones(tmp_path, streamed):
 
 
 def test_the_cost_model_keeps_columns_for_few_classes_and_takes_coefficients_for_many():
-    assert not cheaper(200, 100, 10, 100)  # k=10: a dense GEMM over the columns is cheaper
-    assert cheaper(25_000, 2048, 1000, 2048)  # k=1000, 1.2% of the coefficients: sparse
-    assert not cheaper(1_000_000, 2048, 1000, 2048)  # half of them: dense
+    design = Design.build(np.zeros((4, 2048), dtype=np.float32))
+    assert not cheaper(design, 200, 100, 10, 100)  # k=10: a dense GEMM over the columns is cheaper
+    assert cheaper(design, 25_000, 2048, 1000, 2048)  # k=1000, 1.2% of the coefficients: sparse
+    assert not cheaper(design, 1_000_000, 2048, 1000, 2048)  # half of them: dense
     assert torch.equal(column_coords(torch.tensor([1, 3]), 2, 5), torch.tensor([1, 3, 6, 8]))
 
 
@@ -66,11 +67,11 @@ K = 200
 
 @pytest.fixture(scope="module")
 def sparse_classes():
-    """k=200 classes, n=2000 rows, d=64 features, each class driven by about 2 of them."""
+    """k=200 classes, n=2000 rows, d=256 features, each class driven by about 4 of them."""
     rng = np.random.default_rng(5)
-    n, d = 2000, 64
+    n, d = 2000, 256
     X = rng.normal(size=(n, d)) + 0.5 * rng.normal(size=(n, 1))
-    W = rng.normal(size=(K, d)) * (rng.random((K, d)) < 0.03) * 4.0
+    W = rng.normal(size=(K, d)) * (rng.random((K, d)) < 0.015) * 4.0
     y = (X @ W.T + rng.gumbel(size=(n, K))).argmax(1)
     y[:K] = np.arange(K)
     return X.astype(np.float32), y
