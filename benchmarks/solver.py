@@ -671,7 +671,7 @@ def render(report: dict) -> str:
         "studykit's default (owlqn) time. *worst rel. obj. gap*: max over the alphas the solver completed of "
         "(F - F_best) / F_best, F evaluated in float64 by one function, F_best the lowest objective "
         "any solver reached at that alpha. *epochs*: passes over the data as each solver counts them "
-        "(owlqn/FISTA: gradient evaluations, mostly on the working-set columns only; SAGA/glm-saga/"
+        "(owlqn/FISTA: gradient evaluations, mostly on the working set only: feature columns, or single coefficients with sparse products on the CPU; SAGA/glm-saga/"
         "scikit-learn: epochs of minibatches or samples; glmnet: its total coordinate-descent passes "
         "`nlp`, over the active set). *bound*: one read of X (n d 4 bytes) at the measured copy "
         "bandwidth, or 4 n d k flops (forward + backward GEMM) at the measured sgemm rate, whichever "

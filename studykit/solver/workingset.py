@@ -57,8 +57,8 @@ CARRY_PAIRS = True
 #: alpha (5 iterations: 14.3, 15: 13.6); k=200 (31 alphas) 13.4 -> 10.2. 0 turns it off. Not when
 #: the working set is every column: nothing can join it.
 EARLY_CHECK = 10
-#: Working sets of coefficients with sparse products, where they are sparse enough, on the CPU
-#: (:mod:`.coordinates`); False: working sets of feature columns only.
+#: Working sets of coefficients with sparse products where the cost model of :mod:`.coordinates`
+#: says they are cheaper than columns, on the CPU; False: working sets of feature columns only.
 COORDINATES = True
 
 
