@@ -98,6 +98,7 @@ class Design:
         if self.inv_scale is None:
             self.inv_scale = 1.0 / self.scale
         self._lowp = None  # bfloat16 copy of data, made on first use
+        self._transposed_blocks = None  # row blocks transposed, for sparse products (.coordinates)
 
     def with_precision(self, precision: str) -> "Design":
         """The same design whose products use ``precision`` (shares the data)."""
@@ -270,11 +271,17 @@ class Design:
             G = torch.zeros(U.shape[1], self.n_features, dtype=self.dtype, device=self.device)
             for start, stop, Xc in self.chunks():
                 G.addmm_(U[start:stop].T, Xc)
-        if self.sharded:  # one all-reduce of [X^T U | U.sum(0)]
-            packed = self.reduce(torch.cat([G.reshape(-1), colsum.to(G.dtype)]))
-            G, colsum = packed[:G.numel()].reshape(G.shape), packed[G.numel():]
+        G, colsum = self.reduce_with_colsum(G, colsum)
         G -= colsum[:, None] * self.mean
         return G * self.inv_scale, colsum
+
+    def reduce_with_colsum(self, G: torch.Tensor, colsum: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """A per-rank gradient sum ``G`` and the residual's column sums, summed over the ranks in
+        one all-reduce of ``[G | colsum]`` when sharded; unchanged otherwise."""
+        if not self.sharded:
+            return G, colsum
+        packed = self.reduce(torch.cat([G.reshape(-1), colsum.to(G.dtype)]))
+        return packed[:G.numel()].reshape(G.shape), packed[G.numel():]
 
     def operator_norm_sq(self, n_iter: int = 30, seed: int = 0) -> float:
         """Largest eigenvalue of ``[Xs, 1]^T [Xs, 1] / n`` by power iteration (a lower estimate;
